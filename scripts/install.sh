@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Install what Switchboard needs on Debian 12, idempotently and quietly.
+#   - ejabberd 24.12 from bookworm-backports with its SQLite and PostgreSQL drivers
+#   - python3-venv when the interpreter lacks it
+#   - a venv in .venv with the project installed editable (with the test extra)
+# Prints nothing when everything is already there; prints the failing step's output otherwise.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${SWITCHBOARD_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+EJABBERD_WANTED="24.12"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+
+run() {  # run a step quietly; on failure show what it printed and stop
+  if ! "$@" >"$LOG" 2>&1; then
+    echo "install: step failed: $*" >&2
+    cat "$LOG" >&2
+    exit 1
+  fi
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "install: '$*' needs root; run this command as root" >&2; exit 1
+  fi
+}
+
+apt_updated=0
+apt_install() {  # apt_install [-t suite] pkg...
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$apt_updated" -eq 0 ]; then run as_root apt-get update; apt_updated=1; fi
+  run as_root apt-get install -y --no-install-recommends "$@"
+}
+
+have_pkg_version() {  # have_pkg_version pkg prefix
+  dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | grep -q "^install ok installed $2"
+}
+
+add_backports() {
+  # deb822 sources (cloud/container images) or one-line sources.list (installer/debootstrap).
+  local d=/etc/apt/sources.list.d
+  if grep -rqs "bookworm-backports" /etc/apt/sources.list $d/ 2>/dev/null; then return; fi
+  if [ -f $d/debian.sources ]; then
+    # copy the stanza of the main archive (not debian-security) with the suite changed
+    as_root python3 - "$d/debian.sources" "$d/backports.sources" <<'PY'
+import sys
+src, dst = sys.argv[1], sys.argv[2]
+stanzas = [s for s in open(src).read().split("\n\n") if s.strip()]
+for stanza in stanzas:
+    lines = stanza.strip().splitlines()
+    fields = {l.split(":", 1)[0]: l.split(":", 1)[1].strip() for l in lines if ":" in l and not l.startswith("#")}
+    if "debian-security" in fields.get("URIs", "") or "bookworm" not in fields.get("Suites", ""):
+        continue
+    out = [("Suites: bookworm-backports" if l.startswith("Suites:") else l) for l in lines if not l.startswith("#")]
+    open(dst, "w").write("\n".join(out) + "\n")
+    break
+else:
+    sys.exit("no main Debian archive stanza in " + src)
+PY
+  elif [ -f /etc/apt/sources.list ]; then
+    local line
+    line=$(grep -E '^deb\s' /etc/apt/sources.list | grep -v security | grep -E '\sbookworm\s' | head -n1)
+    [ -n "$line" ] || { echo "install: no bookworm line in /etc/apt/sources.list" >&2; exit 1; }
+    echo "$line" | sed -E 's/\sbookworm\s/ bookworm-backports /' | as_root tee $d/backports.list >/dev/null
+  else
+    echo "install: no apt sources found (neither $d/debian.sources nor /etc/apt/sources.list)" >&2; exit 1
+  fi
+  apt_updated=0
+}
+
+# --- ejabberd --------------------------------------------------------------------------------
+if ! have_pkg_version ejabberd "$EJABBERD_WANTED" || ! have_pkg_version erlang-p1-sqlite3 "" \
+   || ! have_pkg_version erlang-p1-pgsql ""; then
+  add_backports
+  # keep the distro service from starting (it would take port 5222 and node ejabberd@localhost)
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d; created_policy=1
+  fi
+  apt_install -t bookworm-backports ejabberd erlang-p1-sqlite3 erlang-p1-pgsql
+  [ "$created_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+  have_pkg_version ejabberd "$EJABBERD_WANTED" || {
+    echo "install: ejabberd $EJABBERD_WANTED not installed; got: $(dpkg-query -W -f='${Version}' ejabberd)" >&2; exit 1; }
+fi
+
+# --- python venv ------------------------------------------------------------------------------
+if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  apt_install python3-venv
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  run "$PYTHON" -m venv "$VENV"
+fi
+# reinstall only when the project metadata changed since the last install
+STAMP="$VENV/.switchboard-installed"
+HASH="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
+  run "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  run "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
+  echo "$HASH" >"$STAMP"
+fi

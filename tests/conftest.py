@@ -1,0 +1,112 @@
+"""Fixtures: a private ejabberd from the real ejabberd.yml, users, migrated databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from slixmpp import JID
+
+from schema.migrate import upgrade
+from xmpp_components.stack.ejabberd import EjabberdServer
+from xmpp_components.stack.settings import StackSettings
+
+from .clients import RawClient
+
+
+def _free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM,)) -> int:
+    """A loopback port that is free for every socket kind in ``kinds`` right now."""
+    while True:
+        with socket.socket(socket.AF_INET, kinds[0]) as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                for kind in kinds[1:]:
+                    with socket.socket(socket.AF_INET, kind) as other:
+                        other.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def private_settings(state_dir: Path) -> StackSettings:
+    """Settings for an ejabberd of our own: free ports, own node name, own state folder."""
+    base = 40000 + (os.getpid() % 400) * 20
+    return StackSettings(
+        state_dir=state_dir,
+        c2s_port=_free_port(),
+        http_port=_free_port(),
+        stun_port=_free_port((socket.SOCK_STREAM, socket.SOCK_DGRAM)),
+        journal_port=_free_port(),
+        calls_port=_free_port(),
+        dist_port=_free_port(),
+        turn_udp_ports=(base, base + 9),
+        turn_tcp_ports=(base + 10, base + 19),
+        node_name=f"sbtest{uuid.uuid4().hex[:8]}@localhost",
+    )
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> StackSettings:
+    """Settings of the session's private stack."""
+    return private_settings(tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
+def ejabberd(stack_settings: StackSettings) -> Iterator[EjabberdServer]:
+    """A real ejabberd started from the repository's ejabberd.yml, stopped after the session."""
+    server = EjabberdServer(stack_settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(stack_settings: StackSettings) -> str:
+    """Switchboard's own SQLite database, migrated to head."""
+    url = stack_settings.effective_database_url
+    upgrade(url)
+    return url
+
+
+@dataclass(frozen=True)
+class Account:
+    """A registered user of the private ejabberd."""
+
+    jid: JID
+    password: str
+
+
+@pytest.fixture
+def make_account(ejabberd: EjabberdServer) -> Callable[[str], Account]:
+    """Register a fresh account; the name is prefixed to ``prefix`` so tests never share one."""
+
+    def make(prefix: str = "user") -> Account:
+        user = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        password = uuid.uuid4().hex
+        ejabberd.register(user, password)
+        return Account(JID(f"{user}@{ejabberd.settings.domain}"), password)
+
+    return make
+
+
+@pytest.fixture
+async def raw_client(stack_settings: StackSettings) -> AsyncIterator[Callable[..., Awaitable[RawClient]]]:
+    """Connect bare slixmpp clients (not our client code); all are disconnected afterwards."""
+    clients: list[RawClient] = []
+
+    async def connect(account: Account, resource: str = "raw", **kwargs: object) -> RawClient:
+        client = RawClient(account.jid.bare + "/" + resource, account.password, stack_settings,
+                           **kwargs)
+        clients.append(client)
+        await client.start()
+        return client
+
+    yield connect
+    await asyncio.gather(*(c.stop() for c in clients))

@@ -1,0 +1,28 @@
+"""Workarounds for bugs in slixmpp or ejabberd, in one place, each with the bug it answers.
+
+Apply them with :func:`apply` on a freshly built client or component.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slixmpp import Iq
+from slixmpp.xmlstream import XMLStream
+
+
+def _iq_results_to_bare_domains(stanza: Any) -> Any:
+    """ejabberd 24.12 (#4336, fixed in 25.03): while mod_privilege is loaded, an IQ a component
+    sends to a bare JID is dropped silently — including its answers to the server's own disco
+    queries. ejabberd matches IQ results by id, so answers to a bare domain go to
+    ``domain/switchboard`` instead."""
+    if isinstance(stanza, Iq) and stanza["type"] in ("result", "error"):
+        to = stanza["to"]
+        if to and not to.user and not to.resource:
+            stanza["to"] = f"{to.domain}/switchboard"
+    return stanza
+
+
+def apply(stream: XMLStream) -> None:
+    """Install every workaround that concerns ``stream``."""
+    stream.add_filter("out", _iq_results_to_bare_domains)
