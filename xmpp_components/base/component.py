@@ -14,6 +14,7 @@ from xmpp_components import slixfix
 from xmpp_components.stack.settings import StackSettings
 
 from .commands import CommandRegistry
+from .reconnect import Reconnector
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,6 @@ class SwitchboardComponent(ComponentXMPP):  # type: ignore[misc]
     features: ClassVar[tuple[str, ...]] = ()
     """Extra disco#info features the component announces."""
 
-    max_backoff: float = 10.0
-    """Longest wait between two connection attempts, in seconds."""
-
     def __init__(self, settings: StackSettings) -> None:
         if not self.name:
             raise TypeError("a component class must set `name`")
@@ -52,8 +50,8 @@ class SwitchboardComponent(ComponentXMPP):  # type: ignore[misc]
             settings.bind_ip,
             settings.component_port(self.name),
         )
-        self._stopping = False
-        self._reconnect_task: asyncio.Task[None] | None = None
+        self.reconnector = Reconnector(
+            self, (settings.bind_ip, settings.component_port(self.name)))
         self.sessions_started = 0
         self.connected_since: float | None = None
         self.started_at = time.time()
@@ -76,23 +74,11 @@ class SwitchboardComponent(ComponentXMPP):  # type: ignore[misc]
 
     def start(self) -> asyncio.Future[Any]:
         """Begin connecting; retries with backoff until ejabberd accepts the handshake."""
-        self._stopping = False
-        return self.connect(self.settings.bind_ip, self.settings.component_port(self.name))
+        return self.reconnector.start()
 
     async def stop(self) -> None:
         """Close the stream and stop reconnecting."""
-        self._stopping = True
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-        self.cancel_connection_attempt()
-        if self.transport is not None:
-            await self.disconnect(wait=1.0)
-
-    def reschedule_connection_attempt(self) -> asyncio.Future[Any] | None:
-        """slixmpp's retry with its doubling wait, capped at :attr:`max_backoff` seconds."""
-        attempt = super().reschedule_connection_attempt()
-        self._connect_loop_wait = min(self._connect_loop_wait, self.max_backoff)
-        return attempt
+        await self.reconnector.stop()
 
     async def _on_session_start(self, _event: Any) -> None:
         self.sessions_started += 1
@@ -100,18 +86,8 @@ class SwitchboardComponent(ComponentXMPP):  # type: ignore[misc]
         log.info("%s connected to %s:%s", self.boundjid, self.settings.bind_ip,
                  self.settings.component_port(self.name))
 
-    def _on_disconnected(self, reason: Any) -> None:
+    def _on_disconnected(self, _reason: Any) -> None:
         self.connected_since = None
-        if self._stopping:
-            return
-        log.warning("%s lost its stream (%s); reconnecting", self.boundjid, reason)
-        self._reconnect_task = asyncio.ensure_future(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        # the first attempt is immediate; slixmpp backs off between the following ones
-        await asyncio.sleep(0)
-        if not self._stopping:
-            self.start()
 
     def _on_privileges(self, _event: Any) -> None:
         granted = self.plugin["xep_0356"].granted_privileges

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from slixmpp import Iq
+from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 from slixmpp.xmlstream import XMLStream
 
 
@@ -23,6 +24,21 @@ def _iq_results_to_bare_domains(stanza: Any) -> Any:
     return stanza
 
 
+def _queue_ack_requests(stream: XMLStream) -> None:
+    """slixmpp 1.17's XEP-0198 ``request_ack`` writes ``<r/>`` to the socket at once, ahead of
+    stanzas still in the send queue — including the one whose outgoing filter asked for it — so
+    the server's ``<a/>`` never covers the newest stanza until another one is sent. Queue the
+    request behind what is already waiting instead."""
+    plugin = stream.plugin["xep_0198"]
+
+    def request_ack(_event: Any = None) -> None:
+        stream.send(str(sm_stanza.RequestAck(stream)), use_filters=False)
+
+    plugin.request_ack = request_ack
+
+
 def apply(stream: XMLStream) -> None:
     """Install every workaround that concerns ``stream``."""
     stream.add_filter("out", _iq_results_to_bare_domains)
+    if "xep_0198" in stream.plugin and not getattr(stream, "is_component", False):
+        _queue_ack_requests(stream)

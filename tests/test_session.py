@@ -1,0 +1,159 @@
+"""The client-session layer against the real ejabberd, with a bare slixmpp client as the peer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tui.session import Account as SessionAccount
+from tui.session import ChatSession, Delivery, Direction, Show
+from tui.session import events
+
+from .watch import SessionWatcher
+
+
+@pytest.fixture
+def pair(ejabberd, make_account):
+    """Two fresh accounts that share a roster group, so each has the other as a contact."""
+    alice, bob = make_account("alice"), make_account("bob")
+    ejabberd.ensure_group(f"team-{uuid.uuid4().hex[:6]}", "Team",
+                          [alice.jid.user, bob.jid.user])
+    return alice, bob
+
+
+@pytest.fixture
+async def session_for(stack_settings):
+    sessions: list[ChatSession] = []
+
+    async def start(account) -> tuple[ChatSession, SessionWatcher]:
+        session = ChatSession(SessionAccount(
+            str(account.jid), account.password, stack_settings.bind_ip, stack_settings.c2s_port,
+            stack_settings.ca_file))
+        watcher = SessionWatcher(session)
+        sessions.append(session)
+        await session.start()
+        return session, watcher
+
+    yield start
+    for session in sessions:
+        await session.stop()
+
+
+async def test_roster_shows_peer_presence_and_note(pair, session_for, raw_client):
+    alice, bob = pair
+    session, watch = await session_for(alice)
+    bob_jid = bob.jid.bare
+    assert bob_jid in session.contacts
+    assert session.contacts[bob_jid].show is Show.OFFLINE
+
+    peer = await raw_client(bob, presence=False)
+    peer.send_presence(pshow="away", pstatus="Sales meeting until 10:30")
+    await watch.until(lambda: session.contacts[bob_jid].show is Show.AWAY, what="bob away")
+    assert session.contacts[bob_jid].status == "Sales meeting until 10:30"
+
+    peer.send_presence(pshow="dnd", pstatus="")
+    await watch.until(lambda: session.contacts[bob_jid].show is Show.DND, what="bob busy")
+
+    await peer.stop()
+    await watch.until(lambda: session.contacts[bob_jid].show is Show.OFFLINE, what="bob offline")
+
+
+async def test_ticks_sent_delivered_read_with_times(pair, session_for, raw_client):
+    alice, bob = pair
+    peer = await raw_client(bob)
+    session, watch = await session_for(alice)
+
+    message = session.send_chat(bob.jid.bare, "Hello Bob")
+    assert message.delivery is Delivery.PENDING
+
+    received = await asyncio.wait_for(peer.inbox.get(), 10)
+    assert received["body"] == "Hello Bob"
+    assert received["request_receipt"]
+    assert received.xml.find("{urn:xmpp:chat-markers:0}markable") is not None
+    assert received["origin_id"]["id"] == message.id
+
+    # the peer's slixmpp answers the receipt request by itself
+    await watch.until(lambda: message.delivery >= Delivery.DELIVERED, what="delivered tick")
+    assert message.sent_at is not None and message.delivered_at is not None
+    assert message.read_at is None
+
+    peer.plugin["xep_0333"].send_marker(received["from"], received["id"], "displayed", mtype="chat")
+    await watch.until(lambda: message.delivery is Delivery.READ, what="read tick")
+    assert message.sent_at <= message.delivered_at <= message.read_at
+
+
+async def test_sent_tick_comes_from_server_ack_and_delivery_follows_offline_storage(
+        pair, session_for, raw_client):
+    alice, bob = pair
+    session, watch = await session_for(alice)
+
+    message = session.send_chat(bob.jid.bare, "Are you there?")
+    await watch.until(lambda: message.delivery is Delivery.SENT, what="sent tick (XEP-0198 ack)")
+    assert message.delivered_at is None  # bob is offline: the server keeps it
+
+    peer = await raw_client(bob)  # logs in, gets the offline message, returns a receipt
+    stored = await asyncio.wait_for(peer.inbox.get(), 10)
+    assert stored["body"] == "Are you there?"
+    assert stored["delay"]["stamp"] is not None
+    await watch.until(lambda: message.delivery is Delivery.DELIVERED, what="delivered after login")
+
+
+async def test_displayed_marker_reads_every_earlier_message(pair, session_for, raw_client):
+    alice, bob = pair
+    peer = await raw_client(bob)
+    session, watch = await session_for(alice)
+    first = session.send_chat(bob.jid.bare, "one")
+    second = session.send_chat(bob.jid.bare, "two")
+    await asyncio.wait_for(peer.inbox.get(), 10)
+    latest = await asyncio.wait_for(peer.inbox.get(), 10)
+    assert latest["body"] == "two"
+    peer.plugin["xep_0333"].send_marker(latest["from"], latest["id"], "displayed", mtype="chat")
+    await watch.until(lambda: first.delivery is Delivery.READ and second.delivery is Delivery.READ,
+                      what="both read")
+
+
+async def test_incoming_message_live_and_read_marker_back(pair, session_for, raw_client):
+    alice, bob = pair
+    session, watch = await session_for(alice)
+    peer = await raw_client(bob)
+    markers: asyncio.Queue = asyncio.Queue()
+    peer.add_event_handler("marker_displayed", markers.put_nowait)
+
+    outgoing = peer.make_message(mto=alice.jid.bare, mbody="Lunch at noon?", mtype="chat")
+    outgoing.enable("markable")
+    outgoing.send()
+
+    conversation = session.conversation(bob.jid.bare)
+    await watch.until(lambda: conversation.messages, what="bob's message")
+    message = conversation.messages[-1]
+    assert (message.direction, message.body, message.sender) == (
+        Direction.INCOMING, "Lunch at noon?", bob.jid.bare)
+    assert conversation.unread == 1
+    assert any(isinstance(e, events.MessageAdded) and e.message is message for e in watch.events)
+
+    session.mark_read(bob.jid.bare)
+    marker = await asyncio.wait_for(markers.get(), 10)
+    assert marker["displayed"]["id"] == outgoing["id"]
+    assert conversation.unread == 0
+    # marking again sends nothing new
+    assert session.mark_read(bob.jid.bare) is message
+    assert markers.empty()
+
+
+async def test_undeliverable_message_fails_with_reason(pair, session_for):
+    alice, _bob = pair
+    session, watch = await session_for(alice)
+    message = session.send_chat("someone@elsewhere.invalid", "hello?")
+    await watch.until(lambda: message.delivery is Delivery.FAILED, what="failed state")
+    assert message.error
+
+
+async def test_wrong_password_is_a_clear_error(make_account, stack_settings):
+    account = make_account("pw")
+    session = ChatSession(SessionAccount(str(account.jid), "wrong", stack_settings.bind_ip,
+                                         stack_settings.c2s_port, stack_settings.ca_file))
+    with pytest.raises(ConnectionError, match="refused the password"):
+        await session.start()
+    assert session.state == "offline"

@@ -1,0 +1,357 @@
+"""The client-session layer: one XMPP account, its roster, presence and chats, observed by the UI.
+
+:class:`ChatSession` owns the slixmpp client. Widgets never touch XMPP; they read the session's
+plain data (:mod:`tui.session.model`) and react to the :mod:`tui.session.events` it emits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slixmpp import JID, ClientXMPP, Message, Presence
+
+from xmpp_components import slixfix
+from xmpp_components.base.reconnect import Reconnector
+
+from . import events
+from .model import (
+    ChatMessage,
+    Contact,
+    Conversation,
+    Delivery,
+    Direction,
+    ResourcePresence,
+    Show,
+)
+
+log = logging.getLogger(__name__)
+
+Observer = Callable[[events.SessionEvent], None]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where and as whom to log in."""
+
+    jid: str
+    password: str
+    host: str = "127.0.0.1"
+    port: int = 5222
+    ca_file: Path | None = None
+    resource: str = "switchboard"
+
+
+class _Stream(ClientXMPP):  # type: ignore[misc]
+    """The slixmpp client with the plugins a chat client needs."""
+
+    PLUGINS = ("xep_0030", "xep_0115", "xep_0085", "xep_0184", "xep_0198", "xep_0199",
+               "xep_0203", "xep_0280", "xep_0333", "xep_0359")
+
+    def __init__(self, account: Account) -> None:
+        super().__init__(f"{JID(account.jid).bare}/{account.resource}", account.password)
+        self.enable_direct_tls = False
+        if account.ca_file is not None:
+            self.ca_certs = account.ca_file
+        for plugin in self.PLUGINS:
+            self.register_plugin(plugin)
+        self.plugin["xep_0184"].auto_ack = True
+        self.plugin["xep_0199"].enable_keepalive(interval=60, timeout=20)
+        slixfix.apply(self)
+
+
+class ChatSession:
+    """One logged-in account: roster with presence, 1:1 conversations with delivery ticks."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.jid = JID(account.jid)
+        self.contacts: dict[str, Contact] = {}
+        self.conversations: dict[str, Conversation] = {}
+        self.me = ResourcePresence(Show.AVAILABLE)
+        self.state = "offline"
+        self._observers: list[Observer] = []
+        self._stream: _Stream | None = None
+        self._reconnector: Reconnector | None = None
+        self._read_sent: dict[str, str] = {}
+        self._ready: asyncio.Future[None] | None = None
+
+    # --- observing -----------------------------------------------------------------------------
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` with every :class:`~tui.session.events.SessionEvent`; returns an unsubscribe."""
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer)
+
+    def _emit(self, event: events.SessionEvent) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(event)
+            except Exception:  # an observer's bug must not break the session
+                log.exception("session observer failed on %s", type(event).__name__)
+
+    # --- connection ----------------------------------------------------------------------------
+
+    @property
+    def stream(self) -> _Stream:
+        """The slixmpp client (exists once :meth:`start` ran)."""
+        if self._stream is None:
+            raise RuntimeError("session not started")
+        return self._stream
+
+    async def start(self, timeout: float = 20.0) -> None:
+        """Connect, authenticate and fetch the roster; raise ConnectionError with a reason."""
+        stream = self._stream = _Stream(self.account)
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def fail(reason: str) -> None:
+            if not started.done():
+                started.set_exception(ConnectionError(reason))
+
+        stream.add_event_handler("failed_auth", lambda _e: fail(
+            f"the server refused the password for {self.jid.bare}"))
+        stream.add_event_handler("session_start", self._on_session_start)
+        self._ready = started
+        stream.add_event_handler("session_resumed", self._on_session_resumed)
+        stream.add_event_handler("disconnected", self._on_disconnected)
+        stream.add_event_handler("connection_failed", self._on_connection_failed)
+        stream.add_event_handler("roster_update", self._on_roster_update)
+        stream.add_event_handler("presence", self._on_presence)
+        stream.add_event_handler("message", self._on_message)
+        stream.add_event_handler("message_error", self._on_message_error)
+        stream.add_event_handler("carbon_received", lambda m: self._on_message(m["carbon_received"]))
+        stream.add_event_handler("carbon_sent", lambda m: self._on_carbon_sent(m["carbon_sent"]))
+        stream.add_event_handler("stanza_acked", self._on_acked)
+        stream.add_event_handler("receipt_received", self._on_receipt)
+        stream.add_event_handler("marker_displayed", self._on_displayed)
+        self._set_state("connecting")
+        self._reconnector = Reconnector(stream, (self.account.host, self.account.port))
+        self._reconnector.start()
+        try:
+            await asyncio.wait_for(started, timeout)
+        except (asyncio.TimeoutError, ConnectionError) as exc:
+            await self._reconnector.stop()
+            self._set_state("offline", str(exc) or "no answer from the server")
+            if isinstance(exc, asyncio.TimeoutError):
+                raise ConnectionError(
+                    f"no XMPP session with {self.account.host}:{self.account.port} within "
+                    f"{timeout:.0f} s; is the server running? (./switchboard status)") from None
+            raise
+
+    async def stop(self) -> None:
+        """Say goodbye and close the stream."""
+        if self._reconnector is not None:
+            await self._reconnector.stop()
+        self._set_state("offline")
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        self.state = state
+        self._emit(events.ConnectionChanged(state, detail))
+
+    async def _on_session_start(self, _event: Any) -> None:
+        stream = self.stream
+        await stream.get_roster()
+        self._sync_roster()
+        try:
+            await stream.plugin["xep_0280"].enable()
+        except Exception as exc:  # carbons are a nicety; a server without them still chats
+            log.info("carbons not enabled: %s", type(exc).__name__)
+        self._send_own_presence()
+        self._set_state("online")
+        if not self._ready.done():
+            self._ready.set_result(None)
+
+    def _on_session_resumed(self, _event: Any) -> None:
+        self._set_state("online")
+
+    def _on_disconnected(self, reason: Any) -> None:
+        for contact in self.contacts.values():
+            contact.resources.clear()
+        self._set_state("offline" if self._reconnector and self._reconnector.stopped else "connecting",
+                        str(reason or ""))
+        self._emit(events.RosterChanged())
+
+    def _on_connection_failed(self, reason: Any) -> None:
+        self._set_state("connecting", f"cannot reach {self.account.host}:{self.account.port}: {reason}")
+
+    # --- roster and presence ---------------------------------------------------------------------
+
+    def _sync_roster(self) -> None:
+        roster = self.stream.client_roster
+        known = set()
+        for jid in roster:
+            if jid == self.jid.bare:
+                continue
+            item = roster[jid]
+            known.add(jid)
+            contact = self.contacts.setdefault(jid, Contact(jid))
+            contact.name = item["name"]
+            contact.groups = tuple(item["groups"])
+            contact.subscription = item["subscription"]
+        for gone in set(self.contacts) - known:
+            del self.contacts[gone]
+        self._emit(events.RosterChanged())
+
+    def _on_roster_update(self, _iq: Any) -> None:
+        self._sync_roster()
+
+    def _on_presence(self, presence: Presence) -> None:
+        sender = presence["from"]
+        if sender.bare == self.jid.bare:
+            return
+        contact = self.contacts.get(sender.bare)
+        if contact is None or presence["type"] in ("error", "subscribe", "subscribed",
+                                                    "unsubscribe", "unsubscribed", "probe"):
+            return
+        if presence["type"] == "unavailable":
+            contact.resources.pop(sender.resource, None)
+        else:
+            show = presence["show"] or "available"
+            contact.resources[sender.resource] = ResourcePresence(
+                Show(show) if show in Show.__members__.values() else Show.AVAILABLE,
+                presence["status"], int(presence["priority"] or 0))
+        self._emit(events.PresenceChanged(contact.jid))
+
+    def set_presence(self, show: Show, status: str = "") -> None:
+        """Publish my state and absence note to every contact."""
+        self.me = ResourcePresence(show, status)
+        self._send_own_presence()
+        self._emit(events.OwnPresenceChanged(show, status))
+
+    def _send_own_presence(self) -> None:
+        if self._stream is None or self.state == "offline" and self._stream.transport is None:
+            return
+        show = self.me.show
+        if show is Show.OFFLINE:
+            self.stream.send_presence(ptype="unavailable", pstatus=self.me.status or None)
+        else:
+            self.stream.send_presence(
+                pshow=None if show is Show.AVAILABLE else show.value,
+                pstatus=self.me.status or None)
+
+    # --- conversations ---------------------------------------------------------------------------
+
+    def conversation(self, jid: str) -> Conversation:
+        """The conversation with ``jid`` (bare), created on first use."""
+        bare = JID(jid).bare
+        conversation = self.conversations.get(bare)
+        if conversation is None:
+            conversation = self.conversations[bare] = Conversation(bare)
+        return conversation
+
+    def send_chat(self, to: str, body: str) -> ChatMessage:
+        """Send ``body`` to ``to``, asking for a receipt and chat markers; returns the message,
+        whose delivery state then advances as the server and the recipient answer."""
+        conversation = self.conversation(to)
+        message_id = str(uuid.uuid4())
+        stanza = self.stream.make_message(mto=conversation.jid, mbody=body, mtype="chat")
+        stanza["id"] = message_id
+        stanza["origin_id"]["id"] = message_id
+        stanza["request_receipt"] = True
+        stanza.enable("markable")
+        stanza["chat_state"] = "active"  # XEP-0085: we are in the conversation
+        message = ChatMessage(message_id, Direction.OUTGOING, self.jid.bare, body, _now())
+        index = conversation.add(message)
+        self._emit(events.MessageAdded(conversation.jid, message, index))
+        stanza.send()
+        # ask the server for an ack now instead of after the next few stanzas
+        self.stream.plugin["xep_0198"].request_ack()
+        return message
+
+    def mark_read(self, jid: str) -> ChatMessage | None:
+        """The user has seen the conversation: clear its unread count and send a XEP-0333
+        ``displayed`` marker for the newest markable message (once per message)."""
+        conversation = self.conversation(jid)
+        changed = conversation.unread != 0
+        conversation.unread = 0
+        newest = conversation.last_incoming_markable()
+        if newest is not None and self._read_sent.get(conversation.jid) != newest.id:
+            self._read_sent[conversation.jid] = newest.id
+            self.stream.plugin["xep_0333"].send_marker(
+                JID(conversation.jid), newest.id, "displayed", mtype="chat")
+            changed = True
+        if changed:
+            self._emit(events.UnreadChanged(conversation.jid, 0))
+        return newest
+
+    def _on_message(self, stanza: Message) -> None:
+        if stanza["type"] not in ("chat", "normal") or not stanza["body"]:
+            return
+        sender = stanza["from"]
+        if sender.bare == self.jid.bare:
+            return
+        conversation = self.conversation(sender.bare)
+        message_id = stanza["origin_id"]["id"] or stanza["id"] or str(uuid.uuid4())
+        if message_id in conversation.by_id:
+            return  # a copy we already have (carbon, resend after resumption)
+        delay = stanza["delay"]["stamp"] if stanza["delay"]["stamp"] else None
+        message = ChatMessage(
+            message_id, Direction.INCOMING, sender.bare, stanza["body"], delay or _now(),
+            markable=bool(stanza.xml.find("{urn:xmpp:chat-markers:0}markable") is not None))
+        index = conversation.add(message)
+        conversation.unread += 1
+        self._emit(events.MessageAdded(conversation.jid, message, index))
+        self._emit(events.UnreadChanged(conversation.jid, conversation.unread))
+
+    def _on_carbon_sent(self, stanza: Message) -> None:
+        """A message I sent from another device: show it as mine."""
+        if not stanza["body"]:
+            return
+        conversation = self.conversation(stanza["to"].bare)
+        message_id = stanza["origin_id"]["id"] or stanza["id"] or str(uuid.uuid4())
+        if message_id in conversation.by_id:
+            return
+        message = ChatMessage(message_id, Direction.OUTGOING, self.jid.bare, stanza["body"], _now())
+        message.advance(Delivery.SENT, message.time)
+        index = conversation.add(message)
+        self._emit(events.MessageAdded(conversation.jid, message, index))
+
+    def _find_outgoing(self, peer: str, message_id: str) -> tuple[Conversation, ChatMessage] | None:
+        conversation = self.conversations.get(JID(peer).bare)
+        if conversation is None:
+            return None
+        message = conversation.by_id.get(message_id)
+        if message is None or message.direction is not Direction.OUTGOING:
+            return None
+        return conversation, message
+
+    def _advance(self, peer: str, message_id: str, to: Delivery, cumulative: bool = False) -> None:
+        found = self._find_outgoing(peer, message_id)
+        if found is None:
+            return
+        conversation, target = found
+        when = _now()
+        # a displayed marker means every earlier message was read too (XEP-0333 §3)
+        candidates = conversation.messages[:conversation.index_of(target) + 1] if cumulative else [target]
+        for message in candidates:
+            if message.direction is Direction.OUTGOING and message.advance(to, when):
+                self._emit(events.MessageChanged(conversation.jid, message))
+
+    def _on_acked(self, stanza: Any) -> None:
+        if isinstance(stanza, Message) and stanza["body"] and stanza["type"] == "chat":
+            self._advance(stanza["to"].bare, stanza["id"], Delivery.SENT)
+
+    def _on_receipt(self, stanza: Message) -> None:
+        self._advance(stanza["from"].bare, stanza["receipt"], Delivery.DELIVERED)
+
+    def _on_displayed(self, stanza: Message) -> None:
+        self._advance(stanza["from"].bare, stanza["displayed"]["id"], Delivery.READ, cumulative=True)
+
+    def _on_message_error(self, stanza: Message) -> None:
+        found = self._find_outgoing(stanza["from"].bare, stanza["id"])
+        if found is None:
+            return
+        conversation, message = found
+        message.delivery = Delivery.FAILED
+        message.error = stanza["error"]["text"] or stanza["error"]["condition"]
+        self._emit(events.MessageChanged(conversation.jid, message))

@@ -1,0 +1,162 @@
+"""What the client knows, as plain data the widgets can render: contacts, presence, messages.
+
+Nothing here touches the network; :mod:`tui.session.client` fills these objects in and tells its
+observers what changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+
+class Show(enum.StrEnum):
+    """Presence states, as RFC 6121 ``<show/>`` plus offline."""
+
+    AVAILABLE = "available"
+    CHAT = "chat"
+    AWAY = "away"
+    XA = "xa"
+    DND = "dnd"
+    OFFLINE = "offline"
+
+    @property
+    def label(self) -> str:
+        """How the state reads in the user interface."""
+        return {"available": "available", "chat": "free for chat", "away": "away",
+                "xa": "extended away", "dnd": "busy", "offline": "offline"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        """Lower is more available; used to pick a contact's best resource."""
+        return ["chat", "available", "away", "xa", "dnd", "offline"].index(self.value)
+
+
+@dataclass
+class ResourcePresence:
+    """The presence of one connected device of a contact."""
+
+    show: Show
+    status: str = ""
+    priority: int = 0
+
+
+@dataclass
+class Contact:
+    """A roster entry with its live presence per resource."""
+
+    jid: str
+    name: str = ""
+    groups: tuple[str, ...] = ()
+    subscription: str = "none"
+    resources: dict[str, ResourcePresence] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> str:
+        """Roster name, or the local part of the address."""
+        return self.name or self.jid.split("@")[0]
+
+    @property
+    def best(self) -> ResourcePresence | None:
+        """The most available resource (highest priority first), or None when offline."""
+        if not self.resources:
+            return None
+        return min(self.resources.values(), key=lambda r: (-r.priority, r.show.rank))
+
+    @property
+    def show(self) -> Show:
+        """The contact's overall state."""
+        best = self.best
+        return best.show if best else Show.OFFLINE
+
+    @property
+    def status(self) -> str:
+        """The absence note of the most available resource."""
+        best = self.best
+        return best.status if best else ""
+
+
+class Direction(enum.StrEnum):
+    """Who wrote a message."""
+
+    OUTGOING = "out"
+    INCOMING = "in"
+
+
+class Delivery(enum.IntEnum):
+    """How far an outgoing message got; each step has a time on the message."""
+
+    PENDING = 0
+    """Handed to the connection, not yet acknowledged by the server."""
+    SENT = 1
+    """The server acknowledged it (XEP-0198)."""
+    DELIVERED = 2
+    """A device of the recipient confirmed receipt (XEP-0184)."""
+    READ = 3
+    """The recipient displayed it (XEP-0333)."""
+    FAILED = -1
+    """The server returned an error."""
+
+
+@dataclass
+class ChatMessage:
+    """One message of a conversation."""
+
+    id: str
+    direction: Direction
+    sender: str
+    body: str
+    time: dt.datetime
+    delivery: Delivery = Delivery.PENDING
+    sent_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+    read_at: dt.datetime | None = None
+    error: str = ""
+    markable: bool = False
+
+    def advance(self, to: Delivery, when: dt.datetime) -> bool:
+        """Move the delivery state forward (never back); fill in skipped steps' times.
+
+        Returns True when anything changed.
+        """
+        if self.direction is not Direction.OUTGOING or self.delivery is Delivery.FAILED:
+            return False
+        if to <= self.delivery:
+            return False
+        steps = {Delivery.SENT: "sent_at", Delivery.DELIVERED: "delivered_at", Delivery.READ: "read_at"}
+        for step, attr in steps.items():
+            if step <= to and getattr(self, attr) is None:
+                setattr(self, attr, when)
+        self.delivery = to
+        return True
+
+
+@dataclass
+class Conversation:
+    """A 1:1 chat with one contact: its messages in order, and what is unread."""
+
+    jid: str
+    messages: list[ChatMessage] = field(default_factory=list)
+    unread: int = 0
+    by_id: dict[str, ChatMessage] = field(default_factory=dict, repr=False)
+
+    def add(self, message: ChatMessage) -> int:
+        """Append ``message``; returns its index."""
+        self.messages.append(message)
+        self.by_id[message.id] = message
+        return len(self.messages) - 1
+
+    def index_of(self, message: ChatMessage) -> int:
+        """Position of ``message`` (searched from the end, where updates happen)."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            if self.messages[index] is message:
+                return index
+        raise ValueError(message.id)
+
+    def last_incoming_markable(self) -> ChatMessage | None:
+        """The newest incoming message that asked for chat markers."""
+        for message in reversed(self.messages):
+            if message.direction is Direction.INCOMING and message.markable:
+                return message
+        return None

@@ -1,0 +1,59 @@
+"""Keep a slixmpp stream connected: reconnect whenever it drops, backing off exponentially."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slixmpp.xmlstream import XMLStream
+
+log = logging.getLogger(__name__)
+
+
+class Reconnector:
+    """Reconnects ``stream`` to ``address`` after every drop until :meth:`stop` is called.
+
+    The first attempt after a drop is immediate; slixmpp then doubles its wait between failed
+    attempts (1, 3, 7, 15 s …), which this caps at ``max_backoff`` seconds so a component or client
+    is back within seconds of ejabberd's return.
+    """
+
+    def __init__(self, stream: XMLStream, address: tuple[str, int], max_backoff: float = 10.0) -> None:
+        self.stream = stream
+        self.address = address
+        self.max_backoff = max_backoff
+        self.stopped = False
+        self._task: asyncio.Task[None] | None = None
+        stream.add_event_handler("reconnect_delay", self._cap_delay)
+        stream.add_event_handler("disconnected", self._on_disconnected)
+
+    def start(self) -> asyncio.Future[Any]:
+        """Begin connecting (and keep doing so)."""
+        self.stopped = False
+        return self.stream.connect(*self.address)
+
+    async def stop(self) -> None:
+        """Stop reconnecting and close the stream."""
+        self.stopped = True
+        if self._task is not None:
+            self._task.cancel()
+        self.stream.cancel_connection_attempt()
+        if self.stream.transport is not None:
+            await self.stream.disconnect(wait=1.0)
+
+    def _cap_delay(self, delay: float) -> None:
+        # runs synchronously just before slixmpp sleeps for `delay`
+        if delay > self.max_backoff:
+            self.stream._connect_loop_wait = self.max_backoff
+
+    def _on_disconnected(self, reason: Any) -> None:
+        if self.stopped:
+            return
+        log.warning("stream to %s:%s lost (%s); reconnecting", *self.address, reason)
+        self._task = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        await asyncio.sleep(0)  # let slixmpp finish its own disconnect bookkeeping first
+        if not self.stopped:
+            self.stream.connect(*self.address)
