@@ -17,7 +17,11 @@ from schema.migrate import upgrade
 from xmpp_components.stack.ejabberd import EjabberdServer
 from xmpp_components.stack.settings import StackSettings
 
+from tui.session import Account as SessionAccount
+from tui.session import ChatSession
+
 from .clients import RawClient
+from .watch import SessionWatcher
 
 
 def _free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM,)) -> int:
@@ -110,3 +114,35 @@ async def raw_client(stack_settings: StackSettings) -> AsyncIterator[Callable[..
 
     yield connect
     await asyncio.gather(*(c.stop() for c in clients))
+
+
+@pytest.fixture
+def pair(ejabberd, make_account):
+    """Two fresh accounts that share a roster group, so each has the other as a contact."""
+    alice, bob = make_account("alice"), make_account("bob")
+    ejabberd.ensure_group(f"team-{uuid.uuid4().hex[:6]}", "Team",
+                          [alice.jid.user, bob.jid.user])
+    return alice, bob
+
+
+def session_account(account: Account, settings: StackSettings) -> SessionAccount:
+    """How our client logs in as ``account`` on the private stack."""
+    return SessionAccount(str(account.jid), account.password, settings.bind_ip, settings.c2s_port,
+                          settings.ca_file)
+
+
+@pytest.fixture
+async def session_for(stack_settings):
+    """Start our client-session layer for an account; stopped afterwards."""
+    sessions: list[ChatSession] = []
+
+    async def start(account) -> tuple[ChatSession, SessionWatcher]:
+        session = ChatSession(session_account(account, stack_settings))
+        watcher = SessionWatcher(session)
+        sessions.append(session)
+        await session.start()
+        return session, watcher
+
+    yield start
+    for session in sessions:
+        await session.stop()

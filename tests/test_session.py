@@ -3,42 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
-from tui.session import Account as SessionAccount
-from tui.session import ChatSession, Delivery, Direction, Show
-from tui.session import events
+from tui.session import ChatSession, Delivery, Direction, Show, events
 
-from .watch import SessionWatcher
-
-
-@pytest.fixture
-def pair(ejabberd, make_account):
-    """Two fresh accounts that share a roster group, so each has the other as a contact."""
-    alice, bob = make_account("alice"), make_account("bob")
-    ejabberd.ensure_group(f"team-{uuid.uuid4().hex[:6]}", "Team",
-                          [alice.jid.user, bob.jid.user])
-    return alice, bob
-
-
-@pytest.fixture
-async def session_for(stack_settings):
-    sessions: list[ChatSession] = []
-
-    async def start(account) -> tuple[ChatSession, SessionWatcher]:
-        session = ChatSession(SessionAccount(
-            str(account.jid), account.password, stack_settings.bind_ip, stack_settings.c2s_port,
-            stack_settings.ca_file))
-        watcher = SessionWatcher(session)
-        sessions.append(session)
-        await session.start()
-        return session, watcher
-
-    yield start
-    for session in sessions:
-        await session.stop()
+from .conftest import session_account
 
 
 async def test_roster_shows_peer_presence_and_note(pair, session_for, raw_client):
@@ -152,8 +122,8 @@ async def test_undeliverable_message_fails_with_reason(pair, session_for):
 
 async def test_wrong_password_is_a_clear_error(make_account, stack_settings):
     account = make_account("pw")
-    session = ChatSession(SessionAccount(str(account.jid), "wrong", stack_settings.bind_ip,
-                                         stack_settings.c2s_port, stack_settings.ca_file))
+    wrong = session_account(account, stack_settings)
+    session = ChatSession(type(wrong)(wrong.jid, "wrong", wrong.host, wrong.port, wrong.ca_file))
     with pytest.raises(ConnectionError, match="refused the password"):
         await session.start()
     assert session.state == "offline"

@@ -1,0 +1,105 @@
+"""The walking skeleton, headless: alice in our client, bob a bare slixmpp client we did not write."""
+
+from __future__ import annotations
+
+import asyncio
+
+from slixmpp import JID
+
+from tui.app import SwitchboardApp
+from tui.session import Delivery, Show
+from tui.widgets.chat import MessageLog
+from tui.widgets.roster import RosterList
+
+from .conftest import session_account
+from .watch import SessionWatcher
+
+
+def screen_lines(widget) -> list[str]:
+    """What a line-API widget shows right now, line by line."""
+    return [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
+
+
+async def test_alice_chats_with_bob_and_sees_ticks(pair, raw_client, stack_settings):
+    alice, bob = pair
+    bob_jid = bob.jid.bare
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    session = app.session
+    watch = SessionWatcher(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: session.state == "online", what="alice online")
+        await pilot.pause()
+        roster = app.screen.query_one(RosterList)
+        assert "offline" in str(roster.get_option(bob_jid).prompt)
+
+        # bob logs in from a client we did not write: alice sees him online
+        peer = await raw_client(bob)
+        await watch.until(lambda: session.contacts[bob_jid].show is Show.AVAILABLE, what="bob online")
+        await pilot.pause()
+        assert "available" in str(roster.get_option(bob_jid).prompt)
+
+        # open the chat from the roster with Enter, type, send with Enter
+        roster.focus()
+        roster.highlighted = roster.get_option_index(bob_jid)
+        await pilot.press("enter")
+        assert app.screen.open_jid == bob_jid
+        await pilot.press(*"Hello Bob")
+        await pilot.press("enter")
+
+        received = await asyncio.wait_for(peer.inbox.get(), 10)
+        assert received["body"] == "Hello Bob"
+        message = session.conversation(bob_jid).messages[-1]
+        log = app.screen.query_one(MessageLog)
+
+        await watch.until(lambda: message.delivery >= Delivery.DELIVERED, what="delivered")
+        await pilot.pause()
+        shown = "\n".join(screen_lines(log))
+        assert "Hello Bob" in shown
+        assert f"sent {message.sent_at.astimezone():%H:%M:%S}" in shown
+        assert f"delivered {message.delivered_at.astimezone():%H:%M:%S}" in shown
+        assert "read" not in shown
+
+        peer.plugin["xep_0333"].send_marker(received["from"], received["id"], "displayed",
+                                            mtype="chat")
+        await watch.until(lambda: message.delivery is Delivery.READ, what="read")
+        await pilot.pause()
+        assert f"read {message.read_at.astimezone():%H:%M:%S}" in "\n".join(screen_lines(log))
+
+        # bob answers; it appears live, and alice's client tells bob it was read
+        markers: asyncio.Queue = asyncio.Queue()
+        peer.add_event_handler("marker_displayed", markers.put_nowait)
+        answer = peer.make_message(mto=JID(alice.jid.bare), mbody="Hi Alice, got it", mtype="chat")
+        answer.enable("markable")
+        answer.send()
+        await watch.until(lambda: len(session.conversation(bob_jid).messages) == 2, what="answer")
+        await pilot.pause()
+        assert "Hi Alice, got it" in "\n".join(screen_lines(log))
+        marker = await asyncio.wait_for(markers.get(), 10)
+        assert marker["displayed"]["id"] == answer["id"]
+
+
+async def test_shift_enter_and_alt_enter_insert_line_breaks(pair, raw_client, stack_settings):
+    alice, bob = pair
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    watch = SessionWatcher(app.session)
+    peer = await raw_client(bob)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="online")
+        await pilot.pause()
+        app.screen.open_conversation(bob.jid.bare)
+        await pilot.press(*"first", "alt+enter", *"second", "enter")
+        received = await asyncio.wait_for(peer.inbox.get(), 10)
+        assert received["body"] == "first\nsecond"
+
+
+async def test_login_failure_is_shown_not_raised(make_account, stack_settings):
+    account = make_account("nologin")
+    wrong = session_account(account, stack_settings)
+    app = SwitchboardApp(type(wrong)(wrong.jid, "not-the-password", wrong.host, wrong.port,
+                                     wrong.ca_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]
+        assert any("refused the password" in note for note in notes)
+        assert app.session.state == "offline"

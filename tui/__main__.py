@@ -1,0 +1,39 @@
+"""``python -m tui``: open the terminal client for one account."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tui.app import SwitchboardApp
+from tui.session import Account
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the account options and run the client until the user quits."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tui", description="Switchboard terminal client.")
+    parser.add_argument("--jid", default=os.environ.get("SWITCHBOARD_CLIENT_JID"), required=False,
+                        help="account, e.g. alice@localhost (env SWITCHBOARD_CLIENT_JID)")
+    parser.add_argument("--password-env", default="SWITCHBOARD_CLIENT_PASSWORD",
+                        help="name of the environment variable holding the password "
+                             "(default SWITCHBOARD_CLIENT_PASSWORD); never pass it as an argument")
+    parser.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5222, help="client port (default 5222)")
+    parser.add_argument("--ca-file", type=Path, default=None,
+                        help="certificate to trust for the server (the stack's .state/tls/ca.pem)")
+    args = parser.parse_args(argv)
+    password = os.environ.get(args.password_env)
+    if not args.jid or not password:
+        parser.error(f"give --jid and the password in ${args.password_env}; "
+                     "or start the demo with ./switchboard up")
+    if args.ca_file is not None and not args.ca_file.is_file():
+        parser.error(f"--ca-file {args.ca_file} does not exist; run ./switchboard up once to create it")
+    SwitchboardApp(Account(args.jid, password, args.host, args.port, args.ca_file)).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""The client's screens."""
+
+from .main import MainScreen
+
+__all__ = ["MainScreen"]

@@ -1,0 +1,126 @@
+"""The main screen: my presence on top, contacts on the left, the open conversation on the right."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+
+from tui.messages import SessionUpdate
+from tui.session import ChatSession, events
+from tui.widgets.chat import Composer, MessageLog
+from tui.widgets.presence_bar import PresenceBar
+from tui.widgets.roster import RosterList, presence_dot
+
+
+class MainScreen(Screen[None]):
+    """Roster and conversation side by side."""
+
+    BINDINGS = [
+        Binding("escape", "focus_roster", "Contacts"),
+        Binding("ctrl+o", "focus_roster", "Contacts", show=False),
+    ]
+
+    def __init__(self, session: ChatSession) -> None:
+        super().__init__()
+        self.session = session
+        self.open_jid: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield PresenceBar(self.session.jid.bare, id="presence")
+        with Horizontal():
+            yield RosterList(id="roster")
+            with Vertical(id="conversation"):
+                yield Static("Choose a contact and press Enter to chat.", id="conversation-title")
+                yield MessageLog(id="messages")
+                yield Composer(id="composer", placeholder="Message (Enter sends, Alt+Enter new line)")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Composer).disabled = True
+        self.query_one(RosterList).focus()
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def action_focus_roster(self) -> None:
+        self.query_one(RosterList).focus()
+
+    def open_conversation(self, jid: str) -> None:
+        """Show the conversation with ``jid`` and put the cursor in the composer."""
+        self.open_jid = jid
+        conversation = self.session.conversation(jid)
+        names = {c.jid: c.display_name for c in self.session.contacts.values()}
+        self.query_one(MessageLog).show(conversation, names)
+        self._update_title()
+        composer = self.query_one(Composer)
+        composer.disabled = False
+        composer.focus()
+        self._mark_read()
+
+    def _mark_read(self) -> None:
+        if self.open_jid is not None and self.session.state == "online":
+            self.session.mark_read(self.open_jid)
+
+    def _update_title(self) -> None:
+        if self.open_jid is None:
+            return
+        contact = self.session.contacts.get(self.open_jid)
+        title = Text("Chat with ", style="dim")
+        if contact is None:
+            title.append(self.open_jid, style="bold")
+        else:
+            title.append_text(Text.assemble(presence_dot(contact.show), " ",
+                                            (contact.display_name, "bold"), " ",
+                                            (f"<{contact.jid}>", "dim"), "  ", contact.show.label))
+            if contact.status:
+                title.append(f" — {contact.status}", style="italic")
+        self.query_one("#conversation-title", Static).update(title)
+
+    # --- input ------------------------------------------------------------------------------------
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.open_conversation(event.option.id)
+
+    def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        if self.open_jid is None:
+            return
+        if self.session.state != "online":
+            self.notify("Not connected: the message was not sent. It stays in the box; "
+                        "press Enter again once the top line says online.", severity="warning")
+            event.composer.text = event.text
+            return
+        self.session.send_chat(self.open_jid, event.text)
+
+    # --- session events ---------------------------------------------------------------------------
+
+    def on_session_update(self, update: SessionUpdate) -> None:
+        event = update.event
+        roster = self.query_one(RosterList)
+        if isinstance(event, events.ConnectionChanged):
+            self.query_one(PresenceBar).set_connection(event.state, event.detail)
+            if event.state == "online":
+                self._mark_read()
+        elif isinstance(event, events.OwnPresenceChanged):
+            self.query_one(PresenceBar).set_presence(event.show, event.status)
+        elif isinstance(event, events.RosterChanged):
+            roster.set_contacts(self.session.contacts.values())
+            self._update_title()
+        elif isinstance(event, events.PresenceChanged):
+            contact = self.session.contacts.get(event.jid)
+            if contact is not None:
+                roster.update_contact(contact)
+            if event.jid == self.open_jid:
+                self._update_title()
+        elif isinstance(event, events.MessageAdded):
+            if event.jid == self.open_jid:
+                self.query_one(MessageLog).message_added(event.index)
+                self._mark_read()
+        elif isinstance(event, events.MessageChanged):
+            if event.jid == self.open_jid:
+                self.query_one(MessageLog).message_changed(event.message)
+        elif isinstance(event, events.UnreadChanged):
+            roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})

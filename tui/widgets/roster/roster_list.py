@@ -1,0 +1,97 @@
+"""Contacts by group with presence colour, absence note and unread count (a virtualised list)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option, OptionDoesNotExist
+
+from tui.session.model import Contact, Show
+
+PRESENCE_COLOURS = {
+    Show.CHAT: "bright_green",
+    Show.AVAILABLE: "green",
+    Show.AWAY: "yellow",
+    Show.XA: "dark_orange",
+    Show.DND: "red",
+    Show.OFFLINE: "grey50",
+}
+
+UNGROUPED = "Contacts"
+
+
+def presence_dot(show: Show) -> Text:
+    """A coloured bullet for a presence state."""
+    return Text("●", style=PRESENCE_COLOURS[show])
+
+
+class RosterList(OptionList):
+    """The roster. Option ids are the contacts' bare JIDs; group headers are disabled options."""
+
+    DEFAULT_CSS = """
+    RosterList {
+        width: 34;
+        border: none;
+        border-right: vkey $panel-lighten-2;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._contacts: dict[str, Contact] = {}
+        self._unread: dict[str, int] = {}
+
+    def prompt(self, contact: Contact) -> Text:
+        """How one contact reads: dot, name, unread count, state and note."""
+        text = Text.assemble(presence_dot(contact.show), " ", (contact.display_name, "bold"))
+        unread = self._unread.get(contact.jid, 0)
+        if unread:
+            text.append(f" ({unread})", style="bold reverse")
+        detail = contact.show.label
+        if contact.status:
+            detail += f" — {contact.status}"
+        text.append(f"\n  {detail}", style="dim")
+        return text
+
+    def set_contacts(self, contacts: Iterable[Contact]) -> None:
+        """Rebuild the list: groups in name order, contacts by name, keeping the highlight."""
+        highlighted = self.highlighted_option.id if self.highlighted_option else None
+        self._contacts = {c.jid: c for c in contacts}
+        groups: dict[str, list[Contact]] = {}
+        for contact in self._contacts.values():
+            for group in contact.groups or (UNGROUPED,):
+                groups.setdefault(group, []).append(contact)
+        options: list[Option] = []
+        seen: set[str] = set()
+        for group in sorted(groups, key=str.casefold):
+            options.append(Option(Text(group, style="bold underline"), disabled=True))
+            for contact in sorted(groups[group], key=lambda c: c.display_name.casefold()):
+                # a contact in several groups is listed under the first; ids must be unique
+                if contact.jid in seen:
+                    continue
+                seen.add(contact.jid)
+                options.append(Option(self.prompt(contact), id=contact.jid))
+        self.set_options(options)
+        if highlighted and highlighted in seen:
+            self.highlighted = self.get_option_index(highlighted)
+        elif seen and self.highlighted is None:
+            self.highlighted = next(i for i, o in enumerate(options) if not o.disabled)
+
+    def update_contact(self, contact: Contact) -> None:
+        """Redraw one contact after a presence change."""
+        self._contacts[contact.jid] = contact
+        try:
+            self.replace_option_prompt(contact.jid, self.prompt(contact))
+        except OptionDoesNotExist:  # not listed (yet): the next roster rebuild shows it
+            pass
+
+    def set_unread(self, unread: Mapping[str, int]) -> None:
+        """Show unread counts next to contacts."""
+        changed = {jid for jid in set(unread) | set(self._unread)
+                   if unread.get(jid, 0) != self._unread.get(jid, 0)}
+        self._unread = dict(unread)
+        for jid in changed:
+            if jid in self._contacts:
+                self.update_contact(self._contacts[jid])
