@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .processes import read_pid, tail, terminate
 from .settings import REPO_ROOT, StackSettings
 
 
@@ -161,15 +161,6 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
-def pid_alive(pid: int) -> bool:
-    """True when a process with this id exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 @dataclass
 class EjabberdServer:
     """One ejabberd node of a stack, started from its settings."""
@@ -187,17 +178,7 @@ class EjabberdServer:
 
     def pid(self) -> int | None:
         """The process id of this stack's running ejabberd, or None."""
-        try:
-            pid = int(self.pid_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        if not pid_alive(pid):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return None
-        return pid if self.settings.node_name.encode() in cmdline else None
+        return read_pid(self.pid_file, self.settings.node_name)
 
     def command(self, wrapper: Path) -> list[str]:
         """The ``erl`` command line that runs this node."""
@@ -258,27 +239,16 @@ class EjabberdServer:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        try:  # the node's helpers (erl_child_setup, inet_gethost) share its process group
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        terminate(pid, timeout)
         if self._process is not None:  # we are its parent: collect it, leave no zombie
             self._process.wait()
             self._process = None
         self.pid_file.unlink(missing_ok=True)
         return True
 
-    def log_tail(self, lines: int = 20) -> str:
+    def log_tail(self) -> str:
         """The last lines of ejabberd's log and console output, for error messages."""
-        text = []
-        for path in (self.log_file, self.settings.log_dir / "ejabberd.out"):
-            if path.exists():
-                text += path.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(text) or "(no log yet)"
+        return tail(self.log_file) + "\n" + tail(self.settings.log_dir / "ejabberd.out")
 
     # --- admin API ---------------------------------------------------------------------------
 

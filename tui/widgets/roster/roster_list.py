@@ -31,10 +31,12 @@ class RosterList(OptionList):
     """The roster. Option ids are the contacts' bare JIDs; group headers are disabled options."""
 
     DEFAULT_CSS = """
-    RosterList {
+    RosterList, RosterList:focus {
         width: 34;
+        height: 1fr;
         border: none;
         border-right: vkey $panel-lighten-2;
+        background: $surface;
     }
     """
 
@@ -53,6 +55,7 @@ class RosterList(OptionList):
         if contact.status:
             detail += f" — {contact.status}"
         text.append(f"\n  {detail}", style="dim")
+        text.no_wrap, text.overflow = True, "ellipsis"
         return text
 
     def set_contacts(self, contacts: Iterable[Contact]) -> None:

@@ -1,0 +1,1 @@
+"""Running a whole Switchboard stack on one machine: settings, ejabberd, component processes."""
