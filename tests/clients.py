@@ -37,11 +37,13 @@ class RawClient(ClientXMPP):  # type: ignore[misc]
         await self.get_roster()
         if self.send_presence_on_start:
             self.send_presence()
+        if not self._started.done():
+            self._started.set_result(True)
 
     async def start(self) -> None:
-        """Connect over STARTTLS (trusting the stack's certificate) and wait for the session."""
-        started = asyncio.get_running_loop().create_future()
-        self.add_event_handler("session_start", lambda _e: started.done() or started.set_result(True))
+        """Connect over STARTTLS (trusting the stack's certificate); return once the roster is
+        in and presence is sent."""
+        self._started = started = asyncio.get_running_loop().create_future()
         self.add_event_handler("failed_auth", lambda _e: started.done() or started.set_exception(
             RuntimeError(f"authentication failed for {self.boundjid}")))
         self.connect(self.settings.bind_ip, self.settings.c2s_port)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -15,45 +14,13 @@ from slixmpp import JID
 
 from schema.migrate import upgrade
 from xmpp_components.stack.ejabberd import EjabberdServer
-from xmpp_components.stack.settings import StackSettings
+from xmpp_components.stack.settings import StackSettings, private_settings
 
 from tui.session import Account as SessionAccount
 from tui.session import ChatSession
 
 from .clients import RawClient
 from .watch import SessionWatcher
-
-
-def _free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM,)) -> int:
-    """A loopback port that is free for every socket kind in ``kinds`` right now."""
-    while True:
-        with socket.socket(socket.AF_INET, kinds[0]) as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                for kind in kinds[1:]:
-                    with socket.socket(socket.AF_INET, kind) as other:
-                        other.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
-def private_settings(state_dir: Path) -> StackSettings:
-    """Settings for an ejabberd of our own: free ports, own node name, own state folder."""
-    base = 40000 + (os.getpid() % 400) * 20
-    return StackSettings(
-        state_dir=state_dir,
-        c2s_port=_free_port(),
-        http_port=_free_port(),
-        stun_port=_free_port((socket.SOCK_STREAM, socket.SOCK_DGRAM)),
-        journal_port=_free_port(),
-        calls_port=_free_port(),
-        dist_port=_free_port(),
-        turn_udp_ports=(base, base + 9),
-        turn_tcp_ports=(base + 10, base + 19),
-        node_name=f"sbtest{uuid.uuid4().hex[:8]}@localhost",
-    )
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from xmpp_components.journal.component import JOURNAL_NS
 from xmpp_components.stack.ejabberd import EjabberdServer
 from xmpp_components.stack.settings import StackSettings
 
-from .conftest import private_settings
+from xmpp_components.stack.settings import private_settings
 
 
 async def started(component: JournalComponent | CallsComponent) -> None:

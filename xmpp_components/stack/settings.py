@@ -7,7 +7,10 @@ and so does a ``switchboard.env`` file in the working directory.
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -186,3 +189,36 @@ class StackSettings(BaseSettings):
                                   ("turn_tcp_ports", self.turn_tcp_ports)):
             env[f"SWITCHBOARD_{name.upper()}"] = f"[{low},{high}]"
         return env
+
+
+def _free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM,)) -> int:
+    """A loopback port that is free for every socket kind in ``kinds`` right now."""
+    while True:
+        with socket.socket(socket.AF_INET, kinds[0]) as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                for kind in kinds[1:]:
+                    with socket.socket(socket.AF_INET, kind) as other:
+                        other.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def private_settings(state_dir: Path) -> StackSettings:
+    """Settings for a stack of its own (tests, benchmarks): free loopback ports, its own Erlang
+    node name and state folder, so it never collides with a running suite."""
+    base = 40000 + (os.getpid() % 400) * 20
+    return StackSettings(
+        state_dir=state_dir,
+        c2s_port=_free_port(),
+        http_port=_free_port(),
+        stun_port=_free_port((socket.SOCK_STREAM, socket.SOCK_DGRAM)),
+        journal_port=_free_port(),
+        calls_port=_free_port(),
+        dist_port=_free_port(),
+        turn_udp_ports=(base, base + 9),
+        turn_tcp_ports=(base + 10, base + 19),
+        node_name=f"sbtest{uuid.uuid4().hex[:8]}@localhost",
+    )

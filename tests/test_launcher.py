@@ -1,0 +1,81 @@
+"""The launcher as a user runs it: up, status, a foreign client logs in, down leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from slixmpp import JID
+
+from xmpp_components.stack.processes import COMPONENTS, ComponentProcess
+from xmpp_components.stack.settings import StackSettings, private_settings
+
+from .clients import RawClient
+
+
+def launcher(settings: StackSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, **settings.component_env())
+    return subprocess.run([sys.executable, "-m", "xmpp_components.stack", *args], env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def our_processes(settings: StackSettings) -> list[str]:
+    """Command lines of running processes that belong to this stack."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if settings.node_name in cmdline or str(settings.state_dir).encode() in environ:
+            found.append(cmdline)
+    return found
+
+
+async def test_up_status_down(tmp_path):
+    settings = private_settings(tmp_path / "state")
+    try:
+        up = launcher(settings, "up")
+        assert up.returncode == 0, up.stderr + up.stdout
+        assert "no terminal here" in up.stdout  # no tty: the client is not opened
+        status = launcher(settings, "status")
+        assert status.returncode == 0, status.stdout
+        assert "ejabberd     running" in status.stdout
+        for name in COMPONENTS:
+            assert ComponentProcess(settings, name).pid() is not None
+
+        # a client we did not write logs in as bob; alice is in his roster (demo group)
+        bob = RawClient(f"bob@{settings.domain}/test", "bob", settings)
+        await bob.start()
+        try:
+            assert JID(f"alice@{settings.domain}") in bob.client_roster
+            info = await bob.plugin["xep_0030"].get_info(jid=f"journal.{settings.domain}", timeout=5)
+            assert info["disco_info"]["identities"]
+        finally:
+            await bob.stop()
+
+        again = launcher(settings, "up", "--no-client")  # idempotent: nothing restarts
+        assert again.returncode == 0
+        assert "ejabberd     running" in again.stdout
+    finally:
+        down = launcher(settings, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert our_processes(settings) == []
+    stopped = launcher(settings, "status")
+    assert stopped.returncode == 3
+    assert "ejabberd     stopped" in stopped.stdout
+
+
+def test_port_in_use_is_a_clear_error(tmp_path, ejabberd):
+    taken = private_settings(tmp_path / "state").model_copy(
+        update={"c2s_port": ejabberd.settings.c2s_port})
+    result = launcher(taken, "up", "--no-client")
+    assert result.returncode == 1
+    assert f"port {ejabberd.settings.c2s_port} (c2s)" in result.stderr
+    assert "Traceback" not in result.stderr
