@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what Switchboard needs on Debian 12, idempotently and quietly.
 #   - ejabberd 24.12 from bookworm-backports with its SQLite and PostgreSQL drivers
+#   - go-sendxmpp, a foreign XMPP client the interop tests use
 #   - python3-venv when the interpreter lacks it
 #   - a venv in .venv with the project installed editable (with the test extra)
 # Prints nothing when everything is already there; prints the failing step's output otherwise.
@@ -73,7 +74,7 @@ PY
 
 # --- ejabberd --------------------------------------------------------------------------------
 if ! have_pkg_version ejabberd "$EJABBERD_WANTED" || ! have_pkg_version erlang-p1-sqlite3 "" \
-   || ! have_pkg_version erlang-p1-pgsql ""; then
+   || ! have_pkg_version erlang-p1-pgsql "" || ! have_pkg_version go-sendxmpp ""; then
   add_backports
   # keep the distro service from starting (it would take port 5222 and node ejabberd@localhost)
   created_policy=0
@@ -81,7 +82,8 @@ if ! have_pkg_version ejabberd "$EJABBERD_WANTED" || ! have_pkg_version erlang-p
     printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
     as_root chmod 755 /usr/sbin/policy-rc.d; created_policy=1
   fi
-  apt_install -t bookworm-backports ejabberd erlang-p1-sqlite3 erlang-p1-pgsql
+  # go-sendxmpp: a small XMPP client we did not write, for interop tests and quick checks
+  apt_install -t bookworm-backports ejabberd erlang-p1-sqlite3 erlang-p1-pgsql go-sendxmpp
   [ "$created_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
   have_pkg_version ejabberd "$EJABBERD_WANTED" || {
     echo "install: ejabberd $EJABBERD_WANTED not installed; got: $(dpkg-query -W -f='${Version}' ejabberd)" >&2; exit 1; }
