@@ -1,15 +1,20 @@
 """A virtualised view of one conversation: only the lines on screen are drawn.
 
-The log keeps no widget per message. It renders each message into strips when they are first
-needed (cached per message and width), and maps screen lines to messages through a table of
-line offsets, so a long history scrolls as fast as a short one.
+The log keeps no widget per message. It lays out a window of the newest messages (heights are
+measured arithmetically, without rendering), renders a message into strips only when one of its
+lines is on screen (cached per message and width), and pages older messages into the window when
+the view reaches its top — so opening a conversation of 100,000 messages costs what opening one
+of a thousand does.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
+from itertools import accumulate
 
+from rich._wrap import divide_line
+from rich.cells import cell_len
 from rich.console import Group
 from rich.padding import Padding
 from rich.style import Style
@@ -21,25 +26,41 @@ from textual.strip import Strip
 
 from tui.session.model import ChatMessage, Conversation, Delivery, Direction
 
+WINDOW = 1000
+"""Newest messages laid out when a conversation opens."""
+
+PAGE = 500
+"""Older messages added to the window each time the view reaches its top."""
+
+BODY_INDENT = 2
+
 
 def _clock(when: dt.datetime | None) -> str:
     return when.astimezone().strftime("%H:%M:%S") if when else ""
 
 
-def delivery_label(message: ChatMessage) -> Text:
-    """The ticks of an outgoing message, each step with its time."""
+def delivery_parts(message: ChatMessage) -> list[tuple[str, str]]:
+    """The ticks of an outgoing message as (text, style) parts, each step with its time."""
     if message.direction is Direction.INCOMING:
-        return Text()
+        return []
     if message.delivery is Delivery.FAILED:
-        return Text(f"✗ not sent: {message.error}", style="bold red")
+        return [(f"✗ not sent: {message.error}", "bold red")]
     if message.delivery is Delivery.PENDING:
-        return Text("… sending", style="dim")
-    parts = [Text(f"✓ sent {_clock(message.sent_at)}", style="dim")]
+        return [("… sending", "dim")]
+    parts = [(f"✓ sent {_clock(message.sent_at)}", "dim")]
     if message.delivered_at:
-        parts.append(Text(f"✓✓ delivered {_clock(message.delivered_at)}", style="green"))
+        parts.append((f"✓✓ delivered {_clock(message.delivered_at)}", "green"))
     if message.read_at:
-        parts.append(Text(f"read {_clock(message.read_at)}", style="bold dodger_blue2"))
-    return Text(" · ").join(parts)
+        parts.append((f"read {_clock(message.read_at)}", "bold dodger_blue2"))
+    return parts
+
+
+SEPARATOR = " · "
+
+
+def delivery_label(message: ChatMessage) -> Text:
+    """The ticks of an outgoing message as styled text."""
+    return Text(SEPARATOR).join(Text(text, style=style) for text, style in delivery_parts(message))
 
 
 class MessageLog(ScrollView, can_focus=True):
@@ -58,10 +79,11 @@ class MessageLog(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.conversation: Conversation | None = None
         self.names: dict[str, str] = {}
-        self._starts: list[int] = []  # first virtual line of each message
-        self._total = 0
+        self._first = 0  # index of the oldest message in the laid-out window
+        self._heights: list[int] = []  # per window message
+        self._starts: list[int] = [0]  # first line of each window message, plus the total
         self._width = 0
-        self._cache: LRUCache[tuple[int, int], list[Strip]] = LRUCache(1024)
+        self._cache: LRUCache[tuple[int, int], list[Strip]] = LRUCache(512)
 
     # --- what is shown -------------------------------------------------------------------------
 
@@ -70,23 +92,35 @@ class MessageLog(ScrollView, can_focus=True):
         self.conversation = conversation
         self.names = names or {}
         self._cache.clear()
-        self._relayout(0)
-        self.scroll_end(animate=False, immediate=True)
+        count = len(conversation.messages) if conversation else 0
+        self._first = max(0, count - WINDOW)
+        self._layout()
+        self.scroll_end(animate=False)
 
     def message_added(self, index: int) -> None:
         """A message was appended; follow it when the view was at the bottom."""
         at_bottom = self.is_vertical_scroll_end or self.max_scroll_y == 0
-        self._relayout(index)
+        assert self.conversation is not None
+        self._heights.append(self._measure(self.conversation.messages[index]))
+        self._starts.append(self._starts[-1] + self._heights[-1])
+        self._resize_virtual()
         if at_bottom:
-            self.scroll_end(animate=False, immediate=True)
+            self.scroll_end(animate=False)
 
     def message_changed(self, message: ChatMessage) -> None:
-        """A message's ticks or text changed: redraw it (and what follows, if it grew)."""
+        """A message's ticks or text changed: redraw it (and move what follows, if it grew)."""
         if self.conversation is None:
             return
         index = self.conversation.index_of(message)
+        if index < self._first:
+            return
         self._cache.discard((index, self._width))
-        self._relayout(index)
+        height = self._measure(message)
+        if height != self._heights[index - self._first]:
+            self._heights[index - self._first] = height
+            self._starts = [0, *accumulate(self._heights)]
+            self._resize_virtual()
+        self.refresh()
 
     def lines_of(self, message: ChatMessage) -> list[str]:
         """The plain text of ``message`` as the log shows it (for tests and copy)."""
@@ -96,23 +130,65 @@ class MessageLog(ScrollView, can_focus=True):
 
     # --- layout ---------------------------------------------------------------------------------
 
-    def _relayout(self, first: int) -> None:
-        messages = self.conversation.messages if self.conversation else []
-        width = max(1, self.scrollable_content_region.width or self.size.width or 80)
-        if width != self._width:
-            self._width, first = width, 0
-            self._cache.clear()
-        del self._starts[first:]
-        line = self._starts[-1] + len(self._strips(first - 1)) if first > 0 else 0
-        for index in range(first, len(messages)):
-            self._starts.append(line)
-            line += len(self._strips(index))
-        self._total = line
-        self.virtual_size = Size(width, line)
+    def _content_width(self) -> int:
+        return max(1, self.scrollable_content_region.width or self.size.width or 80)
+
+    def _layout(self) -> None:
+        """Measure every message of the window at the current width."""
+        self._width = self._content_width()
+        messages = self.conversation.messages[self._first:] if self.conversation else []
+        self._heights = [self._measure(message) for message in messages]
+        self._starts = [0, *accumulate(self._heights)]
+        self._resize_virtual()
+
+    def _resize_virtual(self) -> None:
+        self.virtual_size = Size(self._width, self._starts[-1])
         self.refresh()
 
     def on_resize(self) -> None:
-        self._relayout(0)
+        if self._content_width() != self._width:
+            self._cache.clear()
+            at_bottom = self.is_vertical_scroll_end
+            self._layout()
+            if at_bottom:
+                self.scroll_end(animate=False)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 0 and self._first > 0:
+            self._page_in_older()
+
+    def _page_in_older(self) -> None:
+        """Add up to :data:`PAGE` older messages above the window, keeping the view still."""
+        assert self.conversation is not None
+        start = max(0, self._first - PAGE)
+        older = [self._measure(m) for m in self.conversation.messages[start:self._first]]
+        self._first = start
+        self._heights[:0] = older
+        self._starts = [0, *accumulate(self._heights)]
+        self._resize_virtual()
+        self.scroll_to(y=sum(older), animate=False, immediate=True)
+
+    def _header_fits(self, message: ChatMessage, who_width: int) -> bool:
+        parts = delivery_parts(message)
+        ticks = sum(cell_len(text) for text, _ in parts) + len(SEPARATOR) * max(0, len(parts) - 1)
+        return who_width + 1 + ticks <= self._width
+
+    def _who(self, message: ChatMessage) -> Text:
+        outgoing = message.direction is Direction.OUTGOING
+        sender = "me" if outgoing else self.names.get(message.sender, message.sender.split("@")[0])
+        return Text.assemble((message.time.astimezone().strftime("%H:%M"), "dim"), " ",
+                             (sender, "bold cyan" if outgoing else "bold magenta"))
+
+    def _measure(self, message: ChatMessage) -> int:
+        """Lines ``message`` takes at the current width, computed without rendering it."""
+        sender = self.names.get(message.sender, message.sender.split("@")[0])
+        who_width = 6 + (2 if message.direction is Direction.OUTGOING else cell_len(sender))
+        header = 1 if self._header_fits(message, who_width) else 2
+        body_width = max(1, self._width - BODY_INDENT)
+        body = sum(len(divide_line(line, body_width, fold=True)) + 1
+                   for line in message.body.split("\n"))
+        return header + body + 1  # a blank line after each message
 
     def _strips(self, index: int) -> list[Strip]:
         key = (index, self._width)
@@ -123,18 +199,15 @@ class MessageLog(ScrollView, can_focus=True):
         return strips
 
     def _render_message(self, message: ChatMessage) -> list[Strip]:
-        outgoing = message.direction is Direction.OUTGOING
-        sender = "me" if outgoing else self.names.get(message.sender, message.sender.split("@")[0])
-        who = Text.assemble((message.time.astimezone().strftime("%H:%M"), "dim"), " ",
-                            (sender, "bold cyan" if outgoing else "bold magenta"))
+        who = self._who(message)
         ticks = delivery_label(message)
-        gap = self._width - who.cell_len - ticks.cell_len
-        if gap >= 1:  # ticks right-aligned on the header line
-            header: list[Text] = [Text.assemble(who, " " * gap, ticks)]
+        if self._header_fits(message, who.cell_len):  # ticks right-aligned on the header line
+            header: list[Text] = [Text.assemble(who, " " * (self._width - who.cell_len - ticks.cell_len),
+                                                ticks)]
         else:  # too narrow: ticks on a line of their own, never broken mid-time
             ticks.justify, ticks.no_wrap, ticks.overflow = "right", True, "ellipsis"
             header = [who, ticks]
-        body = Padding(Text(message.body), (0, 0, 0, 2))
+        body = Padding(Text(message.body), (0, 0, 0, BODY_INDENT))
         console = self.app.console
         options = console.options.update_width(self._width)
         lines = console.render_lines(Group(*header, body, Text("")), options, pad=False)
@@ -145,10 +218,14 @@ class MessageLog(ScrollView, can_focus=True):
         line = scroll_y + y
         width = self.scrollable_content_region.width
         style = self.rich_style
-        if self.conversation is None or line >= self._total or not self._starts:
+        if self.conversation is None or line >= self._starts[-1]:
             return Strip.blank(width, style)
-        index = bisect.bisect_right(self._starts, line) - 1
-        strips = self._strips(index)
-        offset = line - self._starts[index]
+        relative = bisect.bisect_right(self._starts, line) - 1
+        strips = self._strips(self._first + relative)
+        if len(strips) != self._heights[relative]:  # measuring and rendering disagreed: trust
+            self._heights[relative] = len(strips)     # the rendering, and redraw consistently
+            self._starts = [0, *accumulate(self._heights)]
+            self._resize_virtual()
+        offset = line - self._starts[relative]
         strip = strips[offset] if offset < len(strips) else Strip.blank(width, style)
         return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(Style())

@@ -1,0 +1,24 @@
+"""``./switchboard bench``: run every benchmark and print ours beside its peer."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from . import chat_roundtrip, history_render
+from .common import private_stack
+
+
+async def main() -> int:
+    figures = []
+    with private_stack() as server:
+        figures += await chat_roundtrip.run(server)
+    figures += await history_render.run()
+    print(f"{'benchmark':<44} {'':>22}")
+    for figure in figures:
+        print(figure.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

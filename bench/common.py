@@ -1,0 +1,67 @@
+"""What the benchmarks share: a private ejabberd, accounts, and the report format."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from xmpp_components.stack.ejabberd import EjabberdServer
+from xmpp_components.stack.settings import StackSettings, private_settings
+
+
+@contextmanager
+def private_stack() -> Iterator[EjabberdServer]:
+    """A private ejabberd from the repository's ejabberd.yml on free ports, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as state:
+        server = EjabberdServer(private_settings(Path(state)))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def account(server: EjabberdServer, prefix: str) -> tuple[str, str]:
+    """Register a fresh account; returns (jid, password)."""
+    user, password = f"{prefix}-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    server.register(user, password)
+    return f"{user}@{server.settings.domain}", password
+
+
+def settings_of(server: EjabberdServer) -> StackSettings:
+    return server.settings
+
+
+@dataclass
+class Figure:
+    """One measured comparison."""
+
+    name: str
+    unit: str
+    ours: float
+    peer: float
+    peer_name: str
+    target: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.peer if self.peer else float("inf")
+
+    def line(self) -> str:
+        text = (f"{self.name:<44} ours {self.ours:10.3f} {self.unit:<6} "
+                f"{self.peer_name} {self.peer:10.3f} {self.unit:<6} ratio {self.ratio:5.2f}")
+        return text + (f"   (target: {self.target})" if self.target else "")
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
