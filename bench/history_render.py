@@ -1,4 +1,5 @@
-"""Opening a 10,000- and a 100,000-message conversation: our MessageLog vs a plain Textual Log of the same lines.
+"""Opening a 10,000- and a 100,000-message conversation: our MessageLog vs a plain Textual Log
+of the same lines.
 
 Both are measured headless in the same run: the time from handing the widget its content until
 the screen has been painted with the newest lines at the bottom.
@@ -21,7 +22,7 @@ SIZE = (120, 40)
 
 
 def conversation(size: int) -> Conversation:
-    start = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
     history = Conversation("bob@localhost")
     for index in range(size):
         outgoing = index % 2 == 0

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from slixmpp import JID
 
 from schema.migrate import upgrade
-from xmpp_components.stack.ejabberd import EjabberdServer
-from xmpp_components.stack.settings import StackSettings, private_settings
-
 from tui.session import Account as SessionAccount
 from tui.session import ChatSession
+from xmpp_components.stack.ejabberd import EjabberdServer
+from xmpp_components.stack.settings import StackSettings, private_settings
 
 from .clients import RawClient
 from .watch import SessionWatcher

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from slixmpp import Iq
@@ -22,8 +21,6 @@ from xmpp_components.calls import CallsComponent
 from xmpp_components.journal import JournalComponent
 from xmpp_components.journal.component import JOURNAL_NS
 from xmpp_components.stack.ejabberd import EjabberdServer
-from xmpp_components.stack.settings import StackSettings
-
 from xmpp_components.stack.settings import private_settings
 
 

@@ -11,7 +11,7 @@ from tui.session.model import ChatMessage, Conversation, Delivery, Direction
 from tui.widgets.chat import MessageLog
 from tui.widgets.chat.message_log import PAGE, WINDOW
 
-T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def history(count: int, seed: int = 7) -> Conversation:

@@ -33,5 +33,5 @@ class SessionWatcher:
 
         try:
             return await asyncio.wait_for(wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"timed out waiting for {what}; events: {self.events[-10:]}") from None

@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import schema.models  # noqa: F401  (registers the tables on Base.metadata)
 from schema.base import Base
 from schema.engine import create_engine
-import schema.models  # noqa: F401  (registers the tables on Base.metadata)
 
 config = context.config
 target_metadata = Base.metadata

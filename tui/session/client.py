@@ -37,7 +37,7 @@ Observer = Callable[[events.SessionEvent], None]
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class ChatSession:
         self._reconnector.start()
         try:
             await asyncio.wait_for(started, timeout)
-        except (asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, ConnectionError) as exc:
             await self._reconnector.stop()
             self._set_state("offline", str(exc) or "no answer from the server")
             if isinstance(exc, asyncio.TimeoutError):
@@ -168,7 +168,7 @@ class ChatSession:
             log.info("carbons not enabled: %s", type(exc).__name__)
         self._send_own_presence()
         self._set_state("online")
-        if not self._ready.done():
+        if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
 
     def _on_session_resumed(self, _event: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -54,8 +55,6 @@ def component_main(cls: type[SwitchboardComponent], argv: Sequence[str] | None =
         component.commands.publish(status_command(component))
         await run(component)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
     logging.shutdown()

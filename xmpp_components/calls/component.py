@@ -5,7 +5,6 @@ from __future__ import annotations
 from xmpp_components.base import SwitchboardComponent
 
 
-
 class CallsComponent(SwitchboardComponent):
     """calls.<domain>: the switch users' lines live on (built out in its own issue)."""
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from slixmpp import Iq
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
-from slixmpp.xmlstream import XMLStream
 
 
 def _iq_results_to_bare_domains(stanza: Any) -> Any:
@@ -24,7 +23,7 @@ def _iq_results_to_bare_domains(stanza: Any) -> Any:
     return stanza
 
 
-def _queue_ack_requests(stream: XMLStream) -> None:
+def _queue_ack_requests(stream: Any) -> None:
     """slixmpp 1.17's XEP-0198 ``request_ack`` writes ``<r/>`` to the socket at once, ahead of
     stanzas still in the send queue — including the one whose outgoing filter asked for it — so
     the server's ``<a/>`` never covers the newest stanza until another one is sent. Queue the
@@ -37,7 +36,7 @@ def _queue_ack_requests(stream: XMLStream) -> None:
     plugin.request_ack = request_ack
 
 
-def apply(stream: XMLStream) -> None:
+def apply(stream: Any) -> None:
     """Install every workaround that concerns ``stream``."""
     stream.add_filter("out", _iq_results_to_bare_domains)
     if "xep_0198" in stream.plugin and not getattr(stream, "is_component", False):

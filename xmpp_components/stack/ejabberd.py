@@ -30,7 +30,6 @@ from .processes import read_pid, tail, terminate
 from .settings import REPO_ROOT, StackSettings
 
 
-
 def erl_libs() -> str:
     """Where Debian's ejabberd keeps its Erlang applications (read from ejabberdctl)."""
     try:
@@ -53,7 +52,7 @@ def write_certificate(settings: StackSettings) -> None:
     settings.certfile.parent.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, settings.domain)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -210,15 +209,14 @@ class EjabberdServer:
                    ERL_LIBS=erl_libs(),
                    ERL_CRASH_DUMP=str(s.log_dir / "erl_crash.dump"),
                    ERL_EPMD_ADDRESS="127.0.0.1")
-        out = open(s.log_dir / "ejabberd.out", "ab")
         try:
-            proc = subprocess.Popen(self.command(wrapper), cwd=s.ejabberd_dir / "spool", env=env,
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            with open(s.log_dir / "ejabberd.out", "ab") as out:
+                proc = subprocess.Popen(self.command(wrapper), cwd=s.ejabberd_dir / "spool", env=env,
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         except FileNotFoundError as exc:
-            raise EjabberdError("erl not found: ejabberd is not installed; run ./switchboard install") from exc
-        finally:
-            out.close()
+            raise EjabberdError("erl not found: ejabberd is not installed; "
+                                "run ./switchboard install") from exc
         self._process = proc
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 
 from rich.text import Text
@@ -85,10 +86,8 @@ class RosterList(OptionList):
     def update_contact(self, contact: Contact) -> None:
         """Redraw one contact after a presence change."""
         self._contacts[contact.jid] = contact
-        try:
+        with contextlib.suppress(OptionDoesNotExist):  # not listed yet: the next rebuild shows it
             self.replace_option_prompt(contact.jid, self.prompt(contact))
-        except OptionDoesNotExist:  # not listed (yet): the next roster rebuild shows it
-            pass
 
     def set_unread(self, unread: Mapping[str, int]) -> None:
         """Show unread counts next to contacts."""
