@@ -230,3 +230,19 @@ async def test_logs_never_contain_bodies(ejabberd, make_account, raw_client, tmp
     assert "Zebra" not in text and "sales figures" not in text  # ... without their content
     secret = ejabberd.settings.component_secret("journal")
     assert secret not in text
+
+
+async def test_privileged_roster_read_and_message_as_user(journal, pair, raw_client):
+    """XEP-0356: the component reads a user's roster and sends a message in her name."""
+    alice, bob = pair
+    await asyncio.wait_for(journal.privileged.wait(), 10)
+    roster = await journal.plugin["xep_0356"].get_roster(alice.jid.bare, timeout=5)
+    assert bob.jid.bare in {str(jid) for jid in roster["roster"]["items"]}
+
+    peer = await raw_client(bob)
+    message = journal.make_message(mto=bob.jid.bare, mbody="sent by the component as alice",
+                                   mtype="chat", mfrom=alice.jid.bare)
+    journal.plugin["xep_0356"].send_privileged_message(message)
+    received = await asyncio.wait_for(peer.inbox.get(), 10)
+    assert received["from"].bare == alice.jid.bare
+    assert received["body"] == "sent by the component as alice"

@@ -52,6 +52,8 @@ class SwitchboardComponent(ComponentXMPP):  # type: ignore[misc]
         )
         self.reconnector = Reconnector(
             self, (settings.bind_ip, settings.component_port(self.name)))
+        self.privileged = asyncio.Event()
+        """Set once ejabberd advertised this component's XEP-0356 privileges."""
         self.sessions_started = 0
         self.connected_since: float | None = None
         self.started_at = time.time()
@@ -88,8 +90,10 @@ class SwitchboardComponent(ComponentXMPP):  # type: ignore[misc]
 
     def _on_disconnected(self, _reason: Any) -> None:
         self.connected_since = None
+        self.privileged.clear()
 
     def _on_privileges(self, _event: Any) -> None:
+        self.privileged.set()
         granted = self.plugin["xep_0356"].granted_privileges
         for host, perms in granted.items():
             log.info("%s privileges on %s: roster=%s message=%s presence=%s", self.boundjid, host,
