@@ -19,8 +19,10 @@ class SwitchboardApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Switchboard"
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, *, autoconnect: bool = True) -> None:
+        """``autoconnect=False`` leaves starting the session to the caller (tests, demos)."""
         super().__init__()
+        self.autoconnect = autoconnect
         self.session = ChatSession(account)
         self.main_screen = MainScreen(self.session)
         self.session.subscribe(self._forward)
@@ -32,7 +34,8 @@ class SwitchboardApp(App[None]):
     async def on_mount(self) -> None:
         await self.push_screen(self.main_screen)
         self.ready_ms = (time.perf_counter_ns() - STARTED_NS) / 1e6
-        self.run_worker(self._connect(), name="connect", exclusive=True)
+        if self.autoconnect:
+            self.run_worker(self._connect(), name="connect", exclusive=True)
 
     async def _connect(self) -> None:
         try:

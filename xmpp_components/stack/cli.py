@@ -114,12 +114,15 @@ def cmd_status(settings: StackSettings, _args: argparse.Namespace) -> int:
 
 
 def cmd_config(settings: StackSettings, _args: argparse.Namespace) -> int:
+    fields = type(settings).model_fields
     for name, value in settings.model_dump().items():
         if "secret" in name or "password" in name:
             value = "(set)" if value else "(generated)" if "secret" in name else "(empty)"
         elif name == "database_url" and value:
             value = _redact_url(value)
         _say(f"SWITCHBOARD_{name.upper():<26} {value}")
+        description = " ".join((fields[name].description or "").split())
+        _say(f"    {description}")
     return 0
 
 

@@ -24,7 +24,8 @@ class StackSettings(BaseSettings):
     """Settings shared by every process of one Switchboard stack."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SWITCHBOARD_", env_file="switchboard.env", extra="ignore"
+        env_prefix="SWITCHBOARD_", env_file="switchboard.env", extra="ignore",
+        use_attribute_docstrings=True,
     )
 
     state_dir: Path = REPO_ROOT / ".state"

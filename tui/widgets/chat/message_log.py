@@ -39,17 +39,19 @@ def _clock(when: dt.datetime | None) -> str:
     return when.astimezone().strftime("%H:%M:%S") if when else ""
 
 
-def delivery_parts(message: ChatMessage) -> list[tuple[str, str]]:
-    """The ticks of an outgoing message as (text, style) parts, each step with its time."""
+def delivery_parts(message: ChatMessage, compact: bool = False) -> list[tuple[str, str]]:
+    """The ticks of an outgoing message as (text, style) parts, each step with its time;
+    ``compact`` drops the words *sent* and *delivered* (the ticks say it) for narrow views."""
     if message.direction is Direction.INCOMING:
         return []
     if message.delivery is Delivery.FAILED:
         return [(f"✗ not sent: {message.error}", "bold red")]
     if message.delivery is Delivery.PENDING:
         return [("… sending", "dim")]
-    parts = [(f"✓ sent {_clock(message.sent_at)}", "dim")]
+    sent, delivered = ("", "") if compact else ("sent ", "delivered ")
+    parts = [(f"✓ {sent}{_clock(message.sent_at)}", "dim")]
     if message.delivered_at:
-        parts.append((f"✓✓ delivered {_clock(message.delivered_at)}", "green"))
+        parts.append((f"✓✓ {delivered}{_clock(message.delivered_at)}", "green"))
     if message.read_at:
         parts.append((f"read {_clock(message.read_at)}", "bold dodger_blue2"))
     return parts
@@ -58,9 +60,10 @@ def delivery_parts(message: ChatMessage) -> list[tuple[str, str]]:
 SEPARATOR = " · "
 
 
-def delivery_label(message: ChatMessage) -> Text:
+def delivery_label(message: ChatMessage, compact: bool = False) -> Text:
     """The ticks of an outgoing message as styled text."""
-    return Text(SEPARATOR).join(Text(text, style=style) for text, style in delivery_parts(message))
+    return Text(SEPARATOR).join(Text(text, style=style)
+                                for text, style in delivery_parts(message, compact))
 
 
 class MessageLog(ScrollView, can_focus=True):
@@ -170,6 +173,7 @@ class MessageLog(ScrollView, can_focus=True):
         self.scroll_to(y=sum(older), animate=False, immediate=True)
 
     def _header_fits(self, message: ChatMessage, who_width: int) -> bool:
+        """Whether the full ticks fit right of the sender; if not, compact ticks get a line."""
         parts = delivery_parts(message)
         ticks = sum(cell_len(text) for text, _ in parts) + len(SEPARATOR) * max(0, len(parts) - 1)
         return who_width + 1 + ticks <= self._width
@@ -200,11 +204,12 @@ class MessageLog(ScrollView, can_focus=True):
 
     def _render_message(self, message: ChatMessage) -> list[Strip]:
         who = self._who(message)
-        ticks = delivery_label(message)
         if self._header_fits(message, who.cell_len):  # ticks right-aligned on the header line
+            ticks = delivery_label(message)
             header: list[Text] = [Text.assemble(who, " " * (self._width - who.cell_len - ticks.cell_len),
                                                 ticks)]
-        else:  # too narrow: ticks on a line of their own, never broken mid-time
+        else:  # narrow: compact ticks on a line of their own, never broken mid-time
+            ticks = delivery_label(message, compact=True)
             ticks.justify, ticks.no_wrap, ticks.overflow = "right", True, "ellipsis"
             header = [who, ticks]
         body = Padding(Text(message.body), (0, 0, 0, BODY_INDENT))

@@ -21,6 +21,7 @@ PRESENCE_COLOURS = {
 }
 
 UNGROUPED = "Contacts"
+DEFAULT_WIDTH = 30
 
 
 def presence_dot(show: Show) -> Text:
@@ -33,7 +34,7 @@ class RosterList(OptionList):
 
     DEFAULT_CSS = """
     RosterList, RosterList:focus {
-        width: 34;
+        width: 30;  /* DEFAULT_WIDTH */
         height: 1fr;
         border: none;
         border-right: vkey $panel-lighten-2;
@@ -52,11 +53,12 @@ class RosterList(OptionList):
         unread = self._unread.get(contact.jid, 0)
         if unread:
             text.append(f" ({unread})", style="bold reverse")
-        detail = contact.show.label
-        if contact.status:
-            detail += f" — {contact.status}"
-        text.append(f"\n  {detail}", style="dim")
-        text.no_wrap, text.overflow = True, "ellipsis"
+        detail = Text(contact.show.label + (f" — {contact.status}" if contact.status else ""),
+                      style="dim")
+        # one line, indented under the name (no-break spaces survive the list's wrapping)
+        detail.truncate(max(8, (self.size.width or DEFAULT_WIDTH) - 5), overflow="ellipsis")
+        text.append("\n\u00a0\u00a0")
+        text.append_text(detail)
         return text
 
     def set_contacts(self, contacts: Iterable[Contact]) -> None:

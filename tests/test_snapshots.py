@@ -1,0 +1,90 @@
+"""Snapshots of every screen, with fixed data (no server, fixed clock, UTC)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import pytest
+
+from tui.app import SwitchboardApp
+from tui.messages import SessionUpdate
+from tui.session import Account, ChatMessage, Delivery, Direction, Show, events
+from tui.session.model import Contact, ResourcePresence
+
+T0 = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def utc():
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def demo_app() -> SwitchboardApp:
+    app = SwitchboardApp(Account("alice@localhost", "alice"), autoconnect=False)
+    session = app.session
+    session.contacts = {
+        "bob@localhost": Contact("bob@localhost", "Bob", ("Sales",), "both",
+                                 {"phone": ResourcePresence(Show.AWAY, "Sales meeting until 10:30")}),
+        "carol@localhost": Contact("carol@localhost", "Carol", ("Sales",), "both",
+                                   {"pc": ResourcePresence(Show.AVAILABLE)}),
+        "dave@localhost": Contact("dave@localhost", "Dave", ("Support",), "both",
+                                  {"pc": ResourcePresence(Show.DND, "On the phone")}),
+        "erin@localhost": Contact("erin@localhost", "", (), "both"),
+    }
+    conversation = session.conversation("bob@localhost")
+    first = ChatMessage("1", Direction.OUTGOING, "alice@localhost",
+                        "Hello Bob, do you have the quarterly numbers?", T0)
+    first.advance(Delivery.SENT, T0 + dt.timedelta(seconds=1))
+    first.advance(Delivery.DELIVERED, T0 + dt.timedelta(seconds=2))
+    first.advance(Delivery.READ, T0 + dt.timedelta(seconds=40))
+    conversation.add(first)
+    conversation.add(ChatMessage("2", Direction.INCOMING, "bob@localhost",
+                                 "Yes — sending them after the meeting.\nAround 10:45.",
+                                 T0 + dt.timedelta(minutes=1)))
+    pending = ChatMessage("3", Direction.OUTGOING, "alice@localhost", "Great, thanks!",
+                          T0 + dt.timedelta(minutes=2))
+    pending.advance(Delivery.SENT, T0 + dt.timedelta(minutes=2, seconds=1))
+    conversation.add(pending)
+    session.conversation("carol@localhost").unread = 2
+    return app
+
+
+async def populate(pilot) -> None:
+    app = pilot.app
+    screen = app.main_screen
+    for event in (events.ConnectionChanged("online"), events.RosterChanged(),
+                  events.UnreadChanged("carol@localhost", 2)):
+        screen.post_message(SessionUpdate(event))
+    await pilot.pause()
+
+
+def test_main_screen_roster(snap_compare):
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=populate)
+
+
+def test_main_screen_conversation_with_ticks(snap_compare):
+    async def open_bob(pilot) -> None:
+        await populate(pilot)
+        pilot.app.main_screen.open_conversation("bob@localhost")
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=open_bob)
+
+
+def test_main_screen_at_80x24(snap_compare):
+    async def open_bob(pilot) -> None:
+        await populate(pilot)
+        pilot.app.main_screen.open_conversation("bob@localhost")
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=open_bob)
