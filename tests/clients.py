@@ -18,7 +18,8 @@ class RawClient(ClientXMPP):  # type: ignore[misc]
     """
 
     def __init__(self, jid: str, password: str, settings: StackSettings, *,
-                 auto_receipts: bool = True, presence: bool = True) -> None:
+                 auto_receipts: bool = True, presence: bool = True,
+                 plugins: tuple[str, ...] = ()) -> None:
         super().__init__(jid, password)
         self.settings = settings
         self.ca_certs = settings.ca_file
@@ -26,7 +27,7 @@ class RawClient(ClientXMPP):  # type: ignore[misc]
         self.send_presence_on_start = presence
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         for plugin in ("xep_0030", "xep_0004", "xep_0050", "xep_0085", "xep_0184", "xep_0333",
-                       "xep_0199", "xep_0359"):
+                       "xep_0199", "xep_0359", *plugins):
             self.register_plugin(plugin)
         self.plugin["xep_0184"].auto_ack = auto_receipts
         self.plugin["xep_0184"].auto_request = True
