@@ -14,10 +14,15 @@ EJABBERD_WANTED="24.12"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 
-run() {  # run a step quietly; on failure show what it printed and stop
+run() {  # run a step quietly; on failure show what it printed, a hint, and stop
   if ! "$@" >"$LOG" 2>&1; then
     echo "install: step failed: $*" >&2
     cat "$LOG" >&2
+    if grep -q "CERTIFICATE_VERIFY_FAILED" "$LOG"; then
+      echo "install: HTTPS to the package index is not trusted. If this network inspects TLS," \
+           "add its CA certificate to /usr/local/share/ca-certificates/ and run" \
+           "update-ca-certificates (or set PIP_CERT / PIP_INDEX_URL), then run this again." >&2
+    fi
     exit 1
   fi
 }
@@ -100,7 +105,6 @@ fi
 STAMP="$VENV/.switchboard-installed"
 HASH="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
-  run "$VENV/bin/python" -m pip install --quiet --upgrade pip
   run "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
   echo "$HASH" >"$STAMP"
 fi

@@ -8,19 +8,20 @@ import os
 from tui.session import Delivery, Direction
 
 
-def go_sendxmpp_env(stack_settings) -> dict[str, str]:
-    """go-sendxmpp trusts the stack's certificate through Go's SSL_CERT_FILE."""
-    return dict(os.environ, SSL_CERT_FILE=str(stack_settings.ca_file), HOME="/nonexistent")
+def go_sendxmpp_env(stack_settings, home) -> dict[str, str]:
+    """go-sendxmpp trusts the stack's certificate through Go's SSL_CERT_FILE; its state files
+    (newer versions keep some under ~/.local) go to the test's own folder."""
+    return dict(os.environ, SSL_CERT_FILE=str(stack_settings.ca_file), HOME=str(home))
 
 
-async def test_message_from_go_sendxmpp_appears_live(pair, session_for, stack_settings):
+async def test_message_from_go_sendxmpp_appears_live(pair, session_for, stack_settings, tmp_path):
     alice, bob = pair
     session, watch = await session_for(alice)
     proc = await asyncio.create_subprocess_exec(
         "go-sendxmpp", "-u", str(bob.jid), "-p", bob.password,
         "-j", f"{stack_settings.bind_ip}:{stack_settings.c2s_port}", alice.jid.bare,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=go_sendxmpp_env(stack_settings))
+        stderr=asyncio.subprocess.PIPE, env=go_sendxmpp_env(stack_settings, tmp_path))
     out, err = await asyncio.wait_for(proc.communicate(b"Hello from go-sendxmpp"), 30)
     assert proc.returncode == 0, err.decode()
     conversation = session.conversation(bob.jid.bare)
@@ -29,13 +30,14 @@ async def test_message_from_go_sendxmpp_appears_live(pair, session_for, stack_se
     assert (message.direction, message.body) == (Direction.INCOMING, "Hello from go-sendxmpp")
 
 
-async def test_go_sendxmpp_receives_ours_and_ticks_do_not_lie(pair, session_for, stack_settings):
+async def test_go_sendxmpp_receives_ours_and_ticks_do_not_lie(pair, session_for, stack_settings,
+                                                              tmp_path):
     alice, bob = pair
     listener = await asyncio.create_subprocess_exec(
         "go-sendxmpp", "-l", "-u", str(bob.jid), "-p", bob.password,
         "-j", f"{stack_settings.bind_ip}:{stack_settings.c2s_port}",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=go_sendxmpp_env(stack_settings))
+        env=go_sendxmpp_env(stack_settings, tmp_path))
     try:
         session, watch = await session_for(alice)
         # wait until bob's go-sendxmpp session is online before sending

@@ -26,7 +26,8 @@ def status_command(component: SwitchboardComponent) -> Command:
         return Result(
             note=f"{component.description} is running.",
             values={
-                "version": f"{component['xep_0092'].software_name} {component['xep_0092'].version}",
+                "version": (f"{component.plugin['xep_0092'].software_name} "
+                            f"{component.plugin['xep_0092'].version}"),
                 "uptime": f"{int(now - component.started_at)} s",
                 "connected": f"{int(now - connected)} s" if connected else "no",
                 "reconnects": str(max(0, component.sessions_started - 1)),
