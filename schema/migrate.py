@@ -20,7 +20,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision``; safe to call on an up-to-date database."""
+    """Bring the database at ``url`` to ``revision``; safe to call on an up-to-date database.
+
+    Runs its own event loop: from async code call :func:`upgrade_async`."""
     command.upgrade(alembic_config(url), revision)
 
 
