@@ -45,7 +45,8 @@ class StackSettings(BaseSettings):
     """HTTP: file upload, WebSocket ``/ws``, BOSH ``/bosh``, admin API ``/api`` (loopback only)."""
 
     http_host: str | None = None
-    """Host name clients use for upload links; defaults to the domain."""
+    """Host name clients use for upload links; defaults to the domain (to ``bind_ip`` for the
+    domain ``localhost``, which may resolve to ::1 first or not at all)."""
 
     stun_port: int = 3478
     """STUN/TURN over UDP and TCP."""
@@ -157,7 +158,8 @@ class StackSettings(BaseSettings):
     @property
     def upload_url(self) -> str:
         """Base URL of HTTP upload as clients see it."""
-        return f"http://{self.http_host or self.domain}:{self.http_port}/upload"
+        host = self.http_host or (self.bind_ip if self.domain == "localhost" else self.domain)
+        return f"http://{host}:{self.http_port}/upload"
 
     def component_domain(self, name: str) -> str:
         """``journal`` → ``journal.<domain>``."""
