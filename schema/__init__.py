@@ -3,6 +3,7 @@
 from .base import Base
 from .engine import create_engine, session_factory
 from .migrate import upgrade
-from .models import ComponentState
+from .models import AssistantMessage, AssistantUsage, ComponentState
 
-__all__ = ["Base", "ComponentState", "create_engine", "session_factory", "upgrade"]
+__all__ = ["AssistantMessage", "AssistantUsage", "Base", "ComponentState", "create_engine",
+           "session_factory", "upgrade"]
