@@ -174,9 +174,9 @@ class AssistantBot:
     async def _on_session_start(self, _event: Any) -> None:
         await self.stream.get_roster()
         self._announce()
-        await self._publish_profile()
         await self._join_bookmarked_rooms()
         self.ready.set()
+        self._spawn(self._publish_profile())
         log.info("assistant %s online (%s)", self.jid.bare, self.state or "ready")
 
     def _announce(self) -> None:
@@ -205,7 +205,7 @@ class AssistantBot:
             await self.stream.plugin["xep_0084"].publish_avatar(avatar, timeout=10)
             await self.stream.plugin["xep_0084"].publish_avatar_metadata(
                 [{"id": self.stream.plugin["xep_0084"].generate_id(avatar), "type": "image/png",
-                  "bytes": len(avatar), "width": 64, "height": 64}], timeout=10)
+                  "bytes": str(len(avatar)), "width": "64", "height": "64"}], timeout=10)
             self.stream.plugin["xep_0172"].publish_nick(self.settings.nickname)
         except (IqError, IqTimeout) as exc:
             log.warning("profile not published: %s", type(exc).__name__)

@@ -42,6 +42,12 @@ def _args(record: logging.LogRecord) -> tuple[object, ...]:
     return () if record.args is None else (record.args,)
 
 
+QUIET_LIBRARIES = ("aiosqlite", "sqlalchemy", "openai", "httpx", "httpx2", "httpcore", "httpcore2",
+                   "asyncio", "alembic")
+"""Libraries whose INFO/DEBUG output carries SQL parameters or request bodies (message text):
+they log warnings and errors only, whatever the process's level."""
+
+
 def setup_logging(level: int | str = "INFO", log_file: Path | None = None) -> None:
     """Configure the root logger for a Switchboard process: one line per record, redacted."""
     handler: logging.Handler
@@ -55,3 +61,5 @@ def setup_logging(level: int | str = "INFO", log_file: Path | None = None) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

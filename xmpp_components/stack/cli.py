@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from schema.migrate import upgrade
 
 from .ejabberd import EjabberdError, EjabberdServer
-from .processes import COMPONENTS, ComponentProcess, ProcessError
+from .processes import COMPONENTS, AssistantProcess, ComponentProcess, ProcessError, ServiceProcess
 from .settings import StackSettings
 
 DEMO_PASSWORDS = {"alice": "alice", "bob": "bob", "carol": "carol", "assistant": "assistant"}
@@ -42,18 +42,34 @@ def cmd_up(settings: StackSettings, args: argparse.Namespace) -> int:
         state = "running" if process.pid() is not None else "started"
         component_pid = process.start()
         _say(f"{name:<12} {state} (pid {component_pid}, {settings.component_domain(name)})")
-    _say("assistant    not built yet: its account exists, the bot comes with its issue")
     for user, password in DEMO_PASSWORDS.items():
         server.register(user, password)
     server.ensure_group(DEMO_GROUP[0], DEMO_GROUP[1], list(DEMO_PASSWORDS))
     _say(f"accounts     {', '.join(f'{u}@{settings.domain}' for u in DEMO_PASSWORDS)} "
          f"(password = user name) in group '{DEMO_GROUP[1]}'")
+    assistant = AssistantProcess(settings, DEMO_PASSWORDS["assistant"])
+    state = "running" if assistant.pid() is not None else "started"
+    _say(f"assistant    {state} (pid {assistant.start()}, assistant@{settings.domain}; "
+         f"{_assistant_readiness()})")
     if args.no_client:
         return 0
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         _say("no terminal here: not opening the client. Open it with ./switchboard client alice")
         return 0
     return open_client(settings, "alice")
+
+
+def _assistant_readiness() -> str:
+    """Whether the assistant has a provider key, in words."""
+    from bridge_bot.config import AssistantSettings
+
+    problem = AssistantSettings().problem()
+    return f"{problem} — see README" if problem else "provider configured"
+
+
+def _services(settings: StackSettings) -> list[ServiceProcess]:
+    return [*(ComponentProcess(settings, name) for name in COMPONENTS),
+            AssistantProcess(settings, DEMO_PASSWORDS["assistant"])]
 
 
 def open_client(settings: StackSettings, user: str, password: str | None = None) -> int:
@@ -78,12 +94,12 @@ def cmd_client(settings: StackSettings, args: argparse.Namespace) -> int:
 
 
 def cmd_down(settings: StackSettings, _args: argparse.Namespace) -> int:
-    for name in COMPONENTS:
-        stopped = ComponentProcess(settings, name).stop()
-        _say(f"{name:<12} {'stopped' if stopped else 'was not running'}")
+    for process in _services(settings):
+        stopped = process.stop()
+        _say(f"{process.name:<12} {'stopped' if stopped else 'was not running'}")
     stopped = EjabberdServer(settings).stop()
     _say(f"{'ejabberd':<12} {'stopped' if stopped else 'was not running'}")
-    left = [name for name in COMPONENTS if ComponentProcess(settings, name).pid() is not None]
+    left = [p.name for p in _services(settings) if p.pid() is not None]
     if EjabberdServer(settings).pid() is not None:
         left.append("ejabberd")
     if left:
@@ -102,13 +118,11 @@ def cmd_status(settings: StackSettings, _args: argparse.Namespace) -> int:
              f"stun/turn {settings.bind_ip}:{settings.stun_port} udp+tcp")
     else:
         _say(f"{'ejabberd':<12} stopped")
-    for name in COMPONENTS:
-        process = ComponentProcess(settings, name)
-        component_pid = process.pid()
-        running = running and component_pid is not None
-        _say(f"{name:<12} " + (f"running  pid {component_pid}  {settings.component_domain(name)}  "
-                               f"log {process.log_file}" if component_pid else "stopped"))
-    _say(f"{'assistant':<12} not built yet")
+    for process in _services(settings):
+        service_pid = process.pid()
+        running = running and service_pid is not None
+        _say(f"{process.name:<12} " + (f"running  pid {service_pid}  log {process.log_file}"
+                                       if service_pid else "stopped"))
     _say(f"state        {settings.state_dir}")
     return 0 if running else 3
 

@@ -18,6 +18,9 @@ COMPONENTS = ("journal", "calls")
 READY_LINE = "connected to"
 """What a component logs once ejabberd accepted its handshake."""
 
+ASSISTANT_READY_LINE = "online ("
+"""What the assistant logs once its account is logged in."""
+
 
 class ProcessError(RuntimeError):
     """A background process did not start or stop; the message says what to look at."""
@@ -64,13 +67,16 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-class ComponentProcess:
-    """One component of the stack running in the background."""
+class ServiceProcess:
+    """One background process of the stack: a component or the assistant."""
 
-    def __init__(self, settings: StackSettings, name: str) -> None:
+    def __init__(self, settings: StackSettings, name: str, module: str, ready_line: str,
+                 env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.name = name
-        self.module = f"xmpp_components.{name}"
+        self.module = module
+        self.ready_line = ready_line
+        self.env = env or {}
 
     @property
     def pid_file(self) -> Path:
@@ -91,7 +97,7 @@ class ComponentProcess:
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        env = dict(os.environ, **self.settings.component_env())
+        env = dict(os.environ, **self.settings.component_env(), **self.env)
         with open(self.settings.log_dir / f"{self.name}.out", "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", self.module, "--log-file", str(self.log_file)],
@@ -106,10 +112,10 @@ class ComponentProcess:
             if self.log_file.exists():
                 with open(self.log_file, "rb") as log:
                     log.seek(offset)
-                    if READY_LINE.encode() in log.read():
+                    if self.ready_line.encode() in log.read():
                         return proc.pid
             time.sleep(0.1)
-        raise ProcessError(f"{self.name} did not connect to ejabberd within {timeout:.0f} s; "
+        raise ProcessError(f"{self.name} did not log in to ejabberd within {timeout:.0f} s; "
                            f"see {self.log_file}:\n{tail(self.log_file)}")
 
     def stop(self, timeout: float = 10.0) -> bool:
@@ -120,3 +126,21 @@ class ComponentProcess:
             return False
         terminate(pid, timeout)
         return True
+
+
+def ComponentProcess(settings: StackSettings, name: str) -> ServiceProcess:  # noqa: N802
+    """The background process of component ``name`` (``python -m xmpp_components.<name>``)."""
+    return ServiceProcess(settings, name, f"xmpp_components.{name}", READY_LINE)
+
+
+def AssistantProcess(settings: StackSettings, password: str) -> ServiceProcess:  # noqa: N802
+    """The assistant's background process, logged in as ``assistant@<domain>``."""
+    env = {
+        "SWITCHBOARD_ASSISTANT_JID": f"assistant@{settings.domain}",
+        "SWITCHBOARD_ASSISTANT_PASSWORD": password,
+        "SWITCHBOARD_ASSISTANT_SERVER": settings.bind_ip,
+        "SWITCHBOARD_ASSISTANT_PORT": str(settings.c2s_port),
+        "SWITCHBOARD_ASSISTANT_CA_FILE": str(settings.ca_file),
+        "SWITCHBOARD_ASSISTANT_DATABASE_URL": settings.effective_database_url,
+    }
+    return ServiceProcess(settings, "assistant", "bridge_bot", ASSISTANT_READY_LINE, env)
