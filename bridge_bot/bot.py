@@ -203,9 +203,11 @@ class AssistantBot:
             await self.stream.plugin["xep_0054"].publish_vcard(vcard, timeout=10)
             avatar = _png(64, (0x3b, 0x82, 0xf6))
             await self.stream.plugin["xep_0084"].publish_avatar(avatar, timeout=10)
+            # slixmpp 1.17 types these as int but can only serialise strings
             await self.stream.plugin["xep_0084"].publish_avatar_metadata(
                 [{"id": self.stream.plugin["xep_0084"].generate_id(avatar), "type": "image/png",
-                  "bytes": str(len(avatar)), "width": "64", "height": "64"}], timeout=10)
+                  "bytes": str(len(avatar)), "width": "64", "height": "64"}],  # type: ignore[typeddict-item]
+                timeout=10)
             self.stream.plugin["xep_0172"].publish_nick(self.settings.nickname)
         except (IqError, IqTimeout) as exc:
             log.warning("profile not published: %s", type(exc).__name__)
