@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from . import chat_roundtrip, history_render
+from . import assistant_latency, chat_roundtrip, history_render
 from .common import private_stack
 
 
@@ -13,6 +13,7 @@ async def main() -> int:
     figures = []
     with private_stack() as server:
         figures += await chat_roundtrip.run(server)
+        figures += await assistant_latency.run(server)
     figures += await history_render.run()
     print(f"{'benchmark':<44} {'':>22}")
     for figure in figures:

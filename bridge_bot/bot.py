@@ -105,8 +105,8 @@ class AnswerStreamer:
         message["origin_id"]["id"] = message_id
         return message
 
-    def update(self, text: str, final: bool = False) -> None:
-        """Show ``text`` (the answer so far); throttled unless ``final``."""
+    def update(self, text: str, final: bool = False) -> bool:
+        """Show ``text`` (the answer so far); throttled unless ``final``. True when it sent."""
         body = self.where.prefix + markdown_to_styling(text)
         now = time.monotonic()
         if self.first_id is None:
@@ -115,11 +115,11 @@ class AnswerStreamer:
             message.send()
             self.first_sent_at = time.perf_counter()
             self.sent_text, self.last_sent = body, now
-            return
+            return True
         if body == self.sent_text and not (final and self.unstored_corrections):
-            return
+            return False
         if not final and now - self.last_sent < self.interval:
-            return
+            return False
         correction = self._message(body)
         correction["replace"]["id"] = self.first_id
         if not final:
@@ -127,6 +127,7 @@ class AnswerStreamer:
             self.unstored_corrections += 1
         correction.send()
         self.sent_text, self.last_sent = body, now
+        return True
 
 
 class AssistantBot:
@@ -227,12 +228,14 @@ class AssistantBot:
     async def join_room(self, room: JID, bookmark: bool = True) -> None:
         """Join ``room`` without history, and bookmark it (XEP-0402) so restarts rejoin it."""
         nick = self.settings.nickname
+        # known before the join completes: occupants may speak as soon as they see us arrive
+        self.rooms[room.bare] = nick
         try:
             await self.stream.plugin["xep_0045"].join_muc_wait(room, nick, maxstanzas=0, timeout=15)
         except (IqError, IqTimeout, TimeoutError) as exc:
+            del self.rooms[room.bare]
             log.warning("could not join %s: %s", room.bare, type(exc).__name__)
             return
-        self.rooms[room.bare] = nick
         self.stream.send_presence(pto=f"{room.bare}/{nick}", pstatus=self.state or "ready",
                                   pshow=None if self.state is None else "dnd")
         log.info("joined room %s", room.bare)
@@ -412,7 +415,8 @@ class AssistantBot:
         assert self.provider is not None
         if await self._over_budget(where):
             return
-        await self.memory.remember(where.context, "user", prompt)  # kept even if the provider fails
+        # kept even if the provider fails; written to the database while the provider works
+        stored = await self.memory.remember(where.context, "user", prompt)
         messages = await self.memory.recall(where.context, self.settings.system_prompt)
         self._typing(where, "composing")
         streamer = AnswerStreamer(self.stream, where, self.settings.updates_per_second)
@@ -422,16 +426,23 @@ class AssistantBot:
             async for part in self.provider.stream_chat(messages):
                 if isinstance(part, Completion):
                     streamer.update(part.text or "(no answer)", final=True)
-                    await self.memory.remember(where.context, "assistant", part.text)
+                    await (await self.memory.remember(where.context, "assistant", part.text))
                     await self.memory.charge(where.asker, part.prompt_tokens, part.completion_tokens)
                     self.answered += 1
                     log.info("answered %s in %.0f ms (%d tokens)", where.context,
                              (time.perf_counter() - started) * 1000, part.total_tokens)
+                    if part.first_token_at and streamer.first_sent_at:
+                        log.debug("timing %s: to first token %.1f ms, first words sent %.1f ms later",
+                                  where.context, (part.first_token_at - started) * 1000,
+                                  (streamer.first_sent_at - part.first_token_at) * 1000)
                     if self.on_answer is not None:
                         self.on_answer(where, part)
                 else:
                     text += part
-                    streamer.update(text)
+                    if streamer.update(text):
+                        # let the send queue write it now: buffered chunks would otherwise be
+                        # consumed without the loop ever switching to the writer
+                        await asyncio.sleep(0)
             self._set_state(None)
         except ProviderError as exc:
             log.warning("provider failed for %s: %s", where.context, exc.presence or "error")
@@ -443,6 +454,7 @@ class AssistantBot:
                 self._set_state(exc.presence)
         finally:
             self._typing(where, "active")
+            await stored
 
     async def _image(self, where: Conversation, prompt: str) -> None:
         assert self.provider is not None

@@ -1,11 +1,19 @@
-"""What the assistant remembers, in the database: conversation context and token usage."""
+"""What the assistant remembers, in the database: conversation context and token usage.
+
+Reads are served from memory once a context or a user's day has been loaded, so no database
+round trip sits between a question and the provider request; every change is written through to
+the database by one writer at a time (SQLite would otherwise make concurrent writers sleep in its
+busy handler), and callers await the write before they consider an answer done. One assistant
+process owns these tables.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,6 +50,15 @@ class Usage:
         return bool(self.budget) and self.used >= self.budget
 
 
+@dataclass(frozen=True)
+class Remembered:
+    """One message of a context, as kept in memory."""
+
+    role: str
+    content: str
+    tokens: int
+
+
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -60,60 +77,86 @@ class Memory:
         self.sessions = session_factory(engine)
         self.max_context_tokens = max_context_tokens
         self.daily_budget = daily_budget
+        self._contexts: dict[str, list[Remembered]] = {}
+        self._usage: dict[tuple[str, dt.date], tuple[int, int]] = {}  # -> (tokens, requests)
+        self._loading: dict[str, asyncio.Lock] = {}
+        self._writer = asyncio.Lock()
 
-    async def remember(self, context: str, role: str, content: str) -> None:
-        """Append a message to ``context``."""
-        async with self.sessions() as session, session.begin():
-            session.add(AssistantMessage(context=context, role=role, content=content,
-                                         tokens=estimate_tokens(content)))
+    async def _context(self, context: str) -> list[Remembered]:
+        if context not in self._contexts:
+            async with self._loading.setdefault(context, asyncio.Lock()):
+                if context not in self._contexts:
+                    async with self.sessions() as session:
+                        rows = await session.scalars(
+                            select(AssistantMessage).where(AssistantMessage.context == context)
+                            .order_by(AssistantMessage.id))
+                        self._contexts[context] = [Remembered(r.role, r.content, r.tokens) for r in rows]
+        return self._contexts[context]
+
+    async def remember(self, context: str, role: str, content: str) -> asyncio.Task[None]:
+        """Append a message to ``context`` at once; returns the task writing it to the database."""
+        message = Remembered(role, content, estimate_tokens(content))
+        (await self._context(context)).append(message)
+
+        async def write() -> None:
+            async with self._writer, self.sessions() as session, session.begin():
+                session.add(AssistantMessage(context=context, role=role, content=content,
+                                             tokens=message.tokens))
+
+        return asyncio.ensure_future(write())
 
     async def recall(self, context: str, system_prompt: str) -> list[dict[str, str]]:
         """The messages to send: the system prompt, then the newest history that fits in
         ``max_context_tokens`` (oldest dropped first; the newest message always goes)."""
         budget = self.max_context_tokens - estimate_tokens(system_prompt)
-        rows: list[AssistantMessage] = []
-        async with self.sessions() as session:
-            result = await session.stream_scalars(
-                select(AssistantMessage).where(AssistantMessage.context == context)
-                .order_by(AssistantMessage.id.desc()))
-            async for row in result:
-                if rows and budget - row.tokens < 0:
-                    break
-                budget -= row.tokens
-                rows.append(row)
+        kept: list[Remembered] = []
+        for message in reversed(await self._context(context)):
+            if kept and budget - message.tokens < 0:
+                break
+            budget -= message.tokens
+            kept.append(message)
         return [{"role": "system", "content": system_prompt},
-                *({"role": r.role, "content": r.content} for r in reversed(rows))]
+                *({"role": m.role, "content": m.content} for m in reversed(kept))]
 
     async def forget(self, context: str) -> int:
         """Empty ``context``; returns how many messages went."""
-        async with self.sessions() as session, session.begin():
-            result = await session.execute(delete(AssistantMessage).where(
-                AssistantMessage.context == context))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        count = len(await self._context(context))
+        self._contexts[context] = []
+        async with self._writer, self.sessions() as session, session.begin():
+            await session.execute(delete(AssistantMessage).where(AssistantMessage.context == context))
+        return count
 
     async def count(self, context: str) -> int:
         """Messages kept for ``context``."""
-        async with self.sessions() as session:
-            return int(await session.scalar(select(func.count()).where(
-                AssistantMessage.context == context)) or 0)
+        return len(await self._context(context))
+
+    async def _day(self, user: str) -> tuple[int, int]:
+        key = (user, today())
+        if key not in self._usage:
+            async with self.sessions() as session:
+                row = await session.get(AssistantUsage, key)
+            self._usage.setdefault(key, (row.prompt_tokens + row.completion_tokens, row.requests)
+                                   if row else (0, 0))
+        return self._usage[key]
 
     async def usage(self, user: str) -> Usage:
         """``user``'s tokens today."""
-        async with self.sessions() as session:
-            row = await session.get(AssistantUsage, (user, today()))
-        used = (row.prompt_tokens + row.completion_tokens) if row else 0
-        return Usage(used, self.daily_budget, row.requests if row else 0)
+        used, requests = await self._day(user)
+        return Usage(used, self.daily_budget, requests)
 
     async def charge(self, user: str, prompt_tokens: int, completion_tokens: int) -> None:
-        """Add a request's tokens to ``user``'s day (one atomic upsert, safe under concurrency)."""
+        """Add a request's tokens to ``user``'s day (an atomic upsert in the database)."""
+        used, requests = await self._day(user)
+        day = today()
+        self._usage[(user, day)] = (used + prompt_tokens + completion_tokens, requests + 1)
         insert = sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
         row = AssistantUsage
-        statement = insert(row).values(user=user, day=today(), prompt_tokens=prompt_tokens,
+        statement = insert(row).values(user=user, day=day, prompt_tokens=prompt_tokens,
                                        completion_tokens=completion_tokens, requests=1)
         statement = statement.on_conflict_do_update(
             index_elements=["user", "day"],
             set_={"prompt_tokens": row.prompt_tokens + statement.excluded.prompt_tokens,
                   "completion_tokens": row.completion_tokens + statement.excluded.completion_tokens,
                   "requests": row.requests + 1})
-        async with self.engine.begin() as connection:
+        async with self._writer, self.engine.begin() as connection:
             await connection.execute(statement)

@@ -85,9 +85,11 @@ async def test_contexts_are_separate_and_clear_empties_one(tmp_path):
     memory = await _memory(tmp_path)
     alice, bob, room = (user_context("alice@localhost"), user_context("bob@localhost"),
                         room_context("team@conference.localhost"))
-    await memory.remember(alice, "user", "alice's secret")
-    await memory.remember(bob, "user", "bob's question")
-    await memory.remember(room, "user", "room talk")
+    for context, text in ((alice, "alice's secret"), (bob, "bob's question"), (room, "room talk")):
+        await (await memory.remember(context, "user", text))
+    # what was written is what a fresh process reads
+    fresh = Memory(memory.engine, 100, 1000)
+    assert [m["content"] for m in (await fresh.recall(room, "s"))[1:]] == ["room talk"]
     assert [m["content"] for m in (await memory.recall(alice, "s"))[1:]] == ["alice's secret"]
     assert await memory.forget(alice) == 1
     assert await memory.count(alice) == 0
@@ -103,6 +105,7 @@ async def test_usage_adds_up_concurrently_and_exhausts(tmp_path):
     await memory.charge("alice@localhost", 150, 50)
     assert (await memory.usage("alice@localhost")).exhausted
     assert not (await memory.usage("bob@localhost")).exhausted
+    assert (await Memory(memory.engine, 100, 1000).usage("alice@localhost")).used == 1000
     await memory.engine.dispose()
 
 
