@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
@@ -354,3 +356,25 @@ async def test_log_never_contains_message_content(start_assistant, fake_openai, 
     assert "answered user:" in text  # the answer was logged ...
     assert "Zanzibar" not in text and "merger" not in text  # ... without its content
     assert KEY not in text
+
+
+async def _check(env_overrides: dict[str, str]) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "SWITCHBOARD_ASSISTANT_"))}
+    env.update(env_overrides)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge_bot", "--check", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode()
+
+
+async def test_check_command_validates_and_reaches_the_provider(fake_openai):
+    code, out = await _check({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_openai.base_url})
+    assert code == 0, out
+    assert "reachable" in out
+    code, out = await _check({"OPENAI_API_KEY": "sk-wrong", "OPENAI_BASE_URL": fake_openai.base_url})
+    assert code == 1 and "refused my API key" in out
+    code, out = await _check({})
+    assert code == 1 and "no API key" in out and "OPENAI_API_KEY" in out
+    assert "Traceback" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from .clients import RawClient
 
 
 def launcher(settings: StackSettings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, **settings.component_env())
+    env = {k: v for k, v in os.environ.items()  # no provider key: the assistant must say so
+           if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "SWITCHBOARD_ASSISTANT_"))}
+    env.update(settings.component_env())
     return subprocess.run([sys.executable, "-m", "xmpp_components.stack", *args], env=env,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
@@ -48,6 +51,7 @@ async def test_up_status_down(tmp_path):
         assert "ejabberd     running" in status.stdout
         for name in COMPONENTS:
             assert ComponentProcess(settings, name).pid() is not None
+        assert "assistant    running" in status.stdout
 
         # a client we did not write logs in as bob; alice is in his roster (demo group)
         bob = RawClient(f"bob@{settings.domain}/test", "bob", settings)
@@ -56,6 +60,14 @@ async def test_up_status_down(tmp_path):
             assert JID(f"alice@{settings.domain}") in bob.client_roster
             info = await bob.plugin["xep_0030"].get_info(jid=f"journal.{settings.domain}", timeout=5)
             assert info["disco_info"]["identities"]
+            # the assistant is online and says why it cannot answer yet (no key in this test)
+            assistant = bob.client_roster[f"assistant@{settings.domain}"].resources
+            if not assistant:
+                arrived = asyncio.Event()
+                bob.add_event_handler("presence_dnd", lambda _p: arrived.set())
+                await asyncio.wait_for(arrived.wait(), 10)
+            (presence,) = bob.client_roster[f"assistant@{settings.domain}"].resources.values()
+            assert (presence["show"], presence["status"]) == ("dnd", "not configured: no API key")
         finally:
             await bob.stop()
 
