@@ -28,6 +28,7 @@ def history(count: int, seed: int = 7) -> Conversation:
                               T0 + dt.timedelta(minutes=index))
         if outgoing:
             message.advance(Delivery(rng.randint(1, 3)), message.time)
+        message.corrected = rng.random() < 0.1
         conversation.add(message)
     return conversation
 

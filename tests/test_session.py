@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from slixmpp import JID
 
 from tui.session import ChatSession, Delivery, Direction, Show, events
 
@@ -127,3 +128,25 @@ async def test_wrong_password_is_a_clear_error(make_account, stack_settings):
     with pytest.raises(ConnectionError, match="refused the password"):
         await session.start()
     assert session.state == "offline"
+
+
+async def test_corrections_replace_the_senders_message(pair, session_for, raw_client):
+    alice, bob = pair
+    session, watch = await session_for(alice)
+    peer = await raw_client(bob, plugins=("xep_0308",))
+    original = peer.make_message(mto=alice.jid.bare, mbody="Meeting at 10", mtype="chat")
+    original.send()
+    conversation = session.conversation(bob.jid.bare)
+    await watch.until(lambda: conversation.messages, what="original")
+    correction = peer.plugin["xep_0308"].build_correction(original["id"], JID(alice.jid.bare),
+                                                          mbody="Meeting at 11")
+    correction.send()
+    await watch.until(lambda: conversation.messages[0].body == "Meeting at 11", what="correction")
+    assert len(conversation.messages) == 1 and conversation.messages[0].corrected
+
+    # nobody may correct someone else's message: alice's own message stays as it is
+    mine = session.send_chat(bob.jid.bare, "My text")
+    forged = peer.plugin["xep_0308"].build_correction(mine.id, JID(alice.jid.bare), mbody="forged")
+    forged.send()
+    await watch.until(lambda: len(conversation.messages) == 3, what="forged shown as new message")
+    assert mine.body == "My text" and conversation.messages[-1].body == "forged"

@@ -56,7 +56,7 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
     """The slixmpp client with the plugins a chat client needs."""
 
     PLUGINS = ("xep_0030", "xep_0115", "xep_0085", "xep_0184", "xep_0198", "xep_0199",
-               "xep_0203", "xep_0280", "xep_0333", "xep_0359")
+               "xep_0203", "xep_0280", "xep_0308", "xep_0333", "xep_0359")
 
     def __init__(self, account: Account) -> None:
         super().__init__(f"{JID(account.jid).bare}/{account.resource}", account.password)
@@ -291,6 +291,9 @@ class ChatSession:
         if sender.bare == self.jid.bare:
             return
         conversation = self.conversation(sender.bare)
+        replaces = stanza["replace"]["id"]
+        if replaces and self._apply_correction(conversation, replaces, sender.bare, stanza["body"]):
+            return
         message_id = stanza["origin_id"]["id"] or stanza["id"] or str(uuid.uuid4())
         if message_id in conversation.by_id:
             return  # a copy we already have (carbon, resend after resumption)
@@ -302,6 +305,20 @@ class ChatSession:
         conversation.unread += 1
         self._emit(events.MessageAdded(conversation.jid, message, index))
         self._emit(events.UnreadChanged(conversation.jid, conversation.unread))
+
+    def _apply_correction(self, conversation: Conversation, replaces: str, sender: str,
+                          body: str) -> bool:
+        """XEP-0308: replace the text of the sender's message ``replaces``; True if it did.
+
+        Only the original sender may correct a message; an unknown id is shown as a new message.
+        """
+        original = conversation.by_id.get(replaces)
+        if original is None or original.sender != sender:
+            return False
+        original.body = body
+        original.corrected = True
+        self._emit(events.MessageChanged(conversation.jid, original))
+        return True
 
     def _on_carbon_sent(self, stanza: Message) -> None:
         """A message I sent from another device: show it as mine."""

@@ -114,6 +114,8 @@ class ChatMessage:
     read_at: dt.datetime | None = None
     error: str = ""
     markable: bool = False
+    corrected: bool = False
+    """The sender replaced the text (XEP-0308)."""
 
     def advance(self, to: Delivery, when: dt.datetime) -> bool:
         """Move the delivery state forward (never back); fill in skipped steps' times.

@@ -181,13 +181,17 @@ class MessageLog(ScrollView, can_focus=True):
     def _who(self, message: ChatMessage) -> Text:
         outgoing = message.direction is Direction.OUTGOING
         sender = "me" if outgoing else self.names.get(message.sender, message.sender.split("@")[0])
-        return Text.assemble((message.time.astimezone().strftime("%H:%M"), "dim"), " ",
-                             (sender, "bold cyan" if outgoing else "bold magenta"))
+        who = Text.assemble((message.time.astimezone().strftime("%H:%M"), "dim"), " ",
+                            (sender, "bold cyan" if outgoing else "bold magenta"))
+        if message.corrected:
+            who.append(" ✎", style="dim")
+        return who
 
     def _measure(self, message: ChatMessage) -> int:
         """Lines ``message`` takes at the current width, computed without rendering it."""
         sender = self.names.get(message.sender, message.sender.split("@")[0])
         who_width = 6 + (2 if message.direction is Direction.OUTGOING else cell_len(sender))
+        who_width += 2 if message.corrected else 0
         header = 1 if self._header_fits(message, who_width) else 2
         body_width = max(1, self._width - BODY_INDENT)
         body = sum(len(divide_line(line, body_width, fold=True)) + 1
