@@ -340,10 +340,11 @@ class AssistantBot:
         asker = JID(real).bare if real else f"{room}/{nick}"
         self._read(message)
         where = Conversation(JID(room), "groupchat", room_context(room), asker, prefix=f"{nick}: ")
-        self._spawn(self._handle_room(where, real, nick, text))
+        # ask the occupant itself when the room hides its address (the room relays the query)
+        self._spawn(self._handle_room(where, str(real) if real else f"{room}/{nick}", nick, text))
 
-    async def _handle_room(self, where: Conversation, real: str | None, nick: str, text: str) -> None:
-        if real and await self._is_bot(real):
+    async def _handle_room(self, where: Conversation, occupant: str, nick: str, text: str) -> None:
+        if await self._is_bot(occupant):
             return  # never answer other bots
         await self.handle(where, text, speaker=nick)
 

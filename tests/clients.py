@@ -29,6 +29,8 @@ class RawClient(ClientXMPP):  # type: ignore[misc]
         for plugin in ("xep_0030", "xep_0004", "xep_0050", "xep_0085", "xep_0184", "xep_0333",
                        "xep_0199", "xep_0359", *plugins):
             self.register_plugin(plugin)
+        # a person's client: slixmpp would answer disco as client/bot without an identity
+        self.plugin["xep_0030"].add_identity(category="client", itype="pc", name="test client")
         self.plugin["xep_0184"].auto_ack = auto_receipts
         self.plugin["xep_0184"].auto_request = True
         self.add_event_handler("message", self.inbox.put_nowait)

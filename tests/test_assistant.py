@@ -55,7 +55,8 @@ class Listener:
     def __init__(self, client, source: str) -> None:
         self.source = source
         self.queue: asyncio.Queue = asyncio.Queue()
-        client.add_event_handler("message", self._on)
+        # slixmpp raises 'message' for room messages too, and 'groupchat_message' besides
+        client.add_event_handler("message", lambda m: m["type"] == "groupchat" or self._on(m))
         client.add_event_handler("groupchat_message", self._on)
         # slixmpp raises 'message' only for messages with a body; chat states come on their own
         client.add_event_handler("chatstate", lambda m: m["body"] or self._on(m))
@@ -378,3 +379,121 @@ async def test_check_command_validates_and_reaches_the_provider(fake_openai):
     code, out = await _check({})
     assert code == 1 and "no API key" in out and "OPENAI_API_KEY" in out
     assert "Traceback" not in out
+
+
+async def test_profile_mediated_invites_room_images_and_other_bots(start_assistant, fake_openai,
+                                                                   raw_client, make_account, ejabberd):
+    bot = await start_assistant()
+    _alice, client, _direct = await person(raw_client, make_account, ejabberd, bot, "alice")
+    client.register_plugin("xep_0054")
+
+    # display name and avatar, published like a person's client does
+    async def profile():
+        while True:
+            try:
+                vcard = await client.plugin["xep_0054"].get_vcard(bot.jid.bare, timeout=5)
+                if vcard["vcard_temp"]["FN"] == "assistant":
+                    return
+            except Exception:
+                pass
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(profile(), 10)
+    metadata = await client.plugin["xep_0060"].get_items(
+        bot.jid.bare, "urn:xmpp:avatar:metadata", timeout=5)
+    assert metadata["pubsub"]["items"]
+
+    # a mediated invitation (through the room) brings it in too
+    room = JID(f"lab-{uuid.uuid4().hex[:6]}@conference.{ejabberd.settings.domain}")
+    muc = client.plugin["xep_0045"]
+    await muc.join_muc_wait(room, "alice", timeout=10)
+    await muc.set_room_config(room, await muc.get_room_config(room), timeout=10)
+    joined: asyncio.Future = asyncio.get_running_loop().create_future()
+    client.add_event_handler(f"muc::{room.bare}::got_online",
+                             lambda p: p["muc"]["nick"] == "assistant" and not joined.done()
+                             and joined.set_result(True))
+    muc.invite(room, bot.jid.bare, reason="we need you")
+    await asyncio.wait_for(joined, 15)
+    in_room = Listener(client, f"{room.bare}/assistant")
+
+    # images work in rooms: tag, then the image keyword
+    ask(client, room.bare, "@assistant paint a blue door", mtype="groupchat")
+    url = await in_room.text()
+    assert url.startswith("http") and "/upload/" in url
+    assert fake_openai.requests_to("/v1/images/generations")[-1].json["prompt"] == "a blue door"
+
+    # another bot in the room that tags the assistant gets no answer
+    other = await start_assistant(nickname="helper")
+    await other.join_room(room, bookmark=False)
+    other.stream.send_message(mto=room.bare, mbody="@assistant are you a bot too?", mtype="groupchat")
+    with pytest.raises(asyncio.TimeoutError):
+        await in_room.text(timeout=2)
+
+
+async def test_provider_errors_become_short_replies(start_assistant, fake_openai, raw_client,
+                                                   make_account, ejabberd):
+    bot = await start_assistant(max_retries=0)
+    _alice, client, listener = await person(raw_client, make_account, ejabberd, bot, "alice")
+    fake_openai.fail_next(503)
+    ask(client, bot.jid.bare, "Hello?")
+    assert "provider has a problem (HTTP 503)" in (await listener.answer()).text
+    fake_openai.fail_next(404)
+    ask(client, bot.jid.bare, "Hello again?")
+    assert "does not exist at the provider" in (await listener.answer()).text
+    assert bot.state == "model gpt-4o-mini not found"
+    fake_openai.first_token_delay = 3.0
+    slow = await start_assistant(request_timeout=0.5, max_retries=0)
+    _bob, bob_client, bob_hears = await person(raw_client, make_account, ejabberd, slow, "bob")
+    ask(bob_client, slow.jid.bare, "Quick?")
+    assert "did not answer in time" in (await bob_hears.answer()).text
+
+
+async def test_reconnects_after_ejabberd_restart_and_rejoins_rooms(fake_openai, tmp_path):
+    from tests.clients import RawClient
+    from xmpp_components.stack.ejabberd import EjabberdServer
+    from xmpp_components.stack.settings import private_settings
+
+    settings = private_settings(tmp_path / "stack")
+    server = EjabberdServer(settings)
+    server.start()
+    database = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+    await upgrade_async(database)
+    engine = create_engine(database)
+    server.register("assistant", "pw")
+    server.register("alice", "pw")
+    server.ensure_group("team", "Team", ["assistant", "alice"])
+    bot_settings = AssistantSettings(
+        jid=f"assistant@{settings.domain}", password="pw", server=settings.bind_ip,
+        port=settings.c2s_port, ca_file=str(settings.ca_file), api_key=KEY,
+        base_url=fake_openai.base_url, database_url=database)
+    bot = AssistantBot(bot_settings, Memory(engine, 6000, 0))
+    alice = RawClient(f"alice@{settings.domain}/test", "pw", settings, plugins=("xep_0045",))
+    try:
+        await bot.start()
+        room = JID(f"ops@conference.{settings.domain}")
+        await alice.start()  # alice creates the (persistent) room, the assistant joins it
+        muc = alice.plugin["xep_0045"]
+        await muc.join_muc_wait(room, "alice", timeout=10)
+        await muc.set_room_config(room, await muc.get_room_config(room), timeout=10)
+        await bot.join_room(room)
+        await alice.stop()
+        server.stop()
+        bot.ready.clear()
+        await asyncio.to_thread(server.start)
+        await asyncio.wait_for(bot.ready.wait(), 30)  # reconnected by itself, rejoined the room
+        alice = RawClient(f"alice@{settings.domain}/again", "pw", settings, plugins=("xep_0045",))
+        await alice.start()
+        joined: asyncio.Future = asyncio.get_running_loop().create_future()
+        alice.add_event_handler(f"muc::{room.bare}::got_online",
+                                lambda p: p["muc"]["nick"] == "assistant" and not joined.done()
+                                and joined.set_result(True))
+        await alice.plugin["xep_0045"].join_muc_wait(room, "alice", timeout=10)
+        await asyncio.wait_for(joined, 10)  # the assistant is in the room's occupant list
+        in_room = Listener(alice, f"{room.bare}/assistant")
+        ask(alice, room.bare, "assistant: still here?", mtype="groupchat")
+        assert (await in_room.answer()).text == "alice: You said: alice: still here?"
+    finally:
+        await alice.stop()
+        await bot.stop()
+        await engine.dispose()
+        server.stop()

@@ -65,6 +65,8 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
             self.ca_certs = account.ca_file
         for plugin in self.PLUGINS:
             self.register_plugin(plugin)
+        # without an identity slixmpp answers disco as client/bot, and bots are ignored in rooms
+        self.plugin["xep_0030"].add_identity(category="client", itype="console", name="Switchboard")
         self.plugin["xep_0184"].auto_ack = True
         self.plugin["xep_0199"].enable_keepalive(interval=60, timeout=20)
         slixfix.apply(self)
