@@ -3,7 +3,14 @@
 from .base import Base
 from .engine import create_engine, session_factory
 from .migrate import upgrade
-from .models import AssistantMessage, AssistantUsage, ComponentState
+from .models import (
+    AssistantMessage,
+    AssistantUsage,
+    ComponentState,
+    JournalEntry,
+    JournalGrant,
+    JournalNote,
+)
 
-__all__ = ["AssistantMessage", "AssistantUsage", "Base", "ComponentState", "create_engine",
-           "session_factory", "upgrade"]
+__all__ = ["AssistantMessage", "AssistantUsage", "Base", "ComponentState", "JournalEntry",
+           "JournalGrant", "JournalNote", "create_engine", "session_factory", "upgrade"]

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, DateTime, Index, Integer, String, Text, func
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -54,3 +65,67 @@ class AssistantUsage(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JournalEntry(Base):
+    """One communication action of one user: a chat conversation, a room conversation, an A/V
+    chat, a call, a planned call. ``owner`` is the user whose journal it is in."""
+
+    __tablename__ = "journal_entry"
+    __table_args__ = (
+        Index("ix_journal_entry_owner_started", "owner", "started_at"),
+        Index("ix_journal_entry_owner_peer_started", "owner", "peer", "started_at"),
+        UniqueConstraint("owner", "source", name="uq_journal_entry_owner_source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(16))
+    """``chat``, ``groupchat``, ``audio``, ``video``, ``screen``, ``call`` or ``planned``."""
+    direction: Mapped[str] = mapped_column(String(3))
+    """``in`` or ``out``: who started it."""
+    peer: Mapped[str] = mapped_column(String(320))
+    """Bare JID, room JID or phone number."""
+    result: Mapped[str] = mapped_column(String(16), default="answered")
+    """``answered``, ``missed``, ``declined``, ``failed``, ``planned`` or ``done``."""
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    duration_s: Mapped[int] = mapped_column(Integer, default=0)
+    messages_in: Mapped[int] = mapped_column(Integer, default=0)
+    messages_out: Mapped[int] = mapped_column(Integer, default=0)
+    preview: Mapped[str] = mapped_column(Text, default="")
+    line: Mapped[str] = mapped_column(String(64), default="")
+    recording: Mapped[str] = mapped_column(Text, default="")
+    reminder_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    source: Mapped[str] = mapped_column(String(200))
+    """Where it came from, unique per owner: ``archive:<first archive id>``, ``call:<id>`` …"""
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class JournalNote(Base):
+    """A note on a journal entry, by its author; several per entry."""
+
+    __tablename__ = "journal_note"
+    __table_args__ = (Index("ix_journal_note_entry", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entry.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JournalGrant(Base):
+    """Who may read (and annotate) whose journal. ``grantee`` and ``subject`` are a bare JID or
+    ``group:<shared-roster group>``; a grant on a group subject is that group's journal."""
+
+    __tablename__ = "journal_grant"
+    __table_args__ = (UniqueConstraint("grantee", "subject", name="uq_journal_grant_grantee_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    grantee: Mapped[str] = mapped_column(String(330))
+    subject: Mapped[str] = mapped_column(String(330))
+    can_read: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_write_notes: Mapped[bool] = mapped_column(Boolean, default=False)

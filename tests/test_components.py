@@ -32,7 +32,7 @@ async def started(component: JournalComponent | CallsComponent) -> None:
 
 
 @pytest.fixture
-async def journal(ejabberd: EjabberdServer) -> AsyncIterator[JournalComponent]:
+async def journal(ejabberd: EjabberdServer, database_url: str) -> AsyncIterator[JournalComponent]:
     component = JournalComponent(ejabberd.settings)
     component.commands.publish(status_command(component))
     waiting = asyncio.ensure_future(started(component))

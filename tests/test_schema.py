@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
 from schema import Base, ComponentState, create_engine, session_factory
-from schema.migrate import alembic_config, upgrade_async
+from schema.migrate import alembic_config, include_object, upgrade_async
 
 
 async def test_migrations_run_twice_and_models_match(tmp_path):
@@ -20,7 +20,8 @@ async def test_migrations_run_twice_and_models_match(tmp_path):
     try:
         async with engine.connect() as connection:
             diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+                lambda sync: compare_metadata(MigrationContext.configure(
+                    sync, opts={"include_object": include_object}), Base.metadata))
             version = (await connection.execute(text("select version_num from alembic_version"))).scalar()
     finally:
         await engine.dispose()
@@ -52,11 +53,11 @@ async def test_component_state_round_trip(database_url):
     sessions = session_factory(engine)
     try:
         async with sessions() as session, session.begin():
-            session.add(ComponentState(component="journal", name="archive_cursor", value="42"))
+            session.add(ComponentState(component="test", name="round_trip", value="42"))
         async with sessions() as session:
             state = (await session.execute(select(ComponentState).where(
-                ComponentState.component == "journal"))).scalar_one()
-        assert (state.name, state.value) == ("archive_cursor", "42")
+                ComponentState.component == "test"))).scalar_one()
+        assert (state.name, state.value) == ("round_trip", "42")
         assert state.updated_at is not None
     finally:
         await engine.dispose()

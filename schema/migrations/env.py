@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import schema.models  # noqa: F401  (registers the tables on Base.metadata)
 from schema.base import Base
 from schema.engine import create_engine
+from schema.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,7 +18,8 @@ target_metadata = Base.metadata
 
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 

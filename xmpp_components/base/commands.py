@@ -146,8 +146,8 @@ class CommandRegistry:
         for var, value in result.values.items():
             form.add_field(var=var, ftype="text-single", label=var, value=value)
         if result.columns:
-            form.set_reported({var: {"label": label, "type": "text-single"}
-                               for var, label in result.columns})
+            for var, label in result.columns:
+                form.add_reported(var, ftype="text-single", label=label)
             for row in result.rows:
                 form.add_item(row)
         session["payload"] = form

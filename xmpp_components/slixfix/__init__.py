@@ -9,6 +9,7 @@ from typing import Any
 
 from slixmpp import Iq
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
+from slixmpp.xmlstream import StanzaBase
 
 
 def _iq_results_to_bare_domains(stanza: Any) -> Any:
@@ -36,8 +37,23 @@ def _queue_ack_requests(stream: Any) -> None:
     plugin.request_ack = request_ack
 
 
+def _sign_component_stanzas(stream: Any) -> Any:
+    """slixmpp leaves ``from`` empty on stanzas a component originates (only replies get one);
+    ejabberd's component port silently drops stanzas without ``from``. Set it to the component."""
+
+    def sign(stanza: Any) -> Any:
+        if isinstance(stanza, StanzaBase) and not stanza["from"] and stanza.name in (
+                "message", "presence", "iq"):
+            stanza["from"] = stream.boundjid
+        return stanza
+
+    return sign
+
+
 def apply(stream: Any) -> None:
     """Install every workaround that concerns ``stream``."""
     stream.add_filter("out", _iq_results_to_bare_domains)
+    if getattr(stream, "is_component", False):
+        stream.add_filter("out", _sign_component_stanzas(stream))
     if "xep_0198" in stream.plugin and not getattr(stream, "is_component", False):
         _queue_ack_requests(stream)

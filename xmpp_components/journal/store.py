@@ -1,0 +1,430 @@
+"""The journal's storage: entries built from archived stanzas, notes, grants, and queries.
+
+Ingest turns archive rows into journal entries — one per conversation (same peer or room, split
+by a quiet gap), one per A/V chat — and writes them with batched Core statements in the same
+transaction as the archive cursor, so a crash never loses or doubles an entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from schema import ComponentState, JournalEntry, JournalGrant, JournalNote, session_factory
+
+from .archive import ArchivedStanza
+
+CURSOR = ("journal", "archive_cursor")
+PREVIEW_CHARS = 200
+DEFAULT_GAP = dt.timedelta(minutes=30)
+KINDS = ("chat", "groupchat", "audio", "video", "screen", "call", "planned")
+
+
+@dataclass
+class EntryState:
+    """An entry being built or extended by ingest."""
+
+    owner: str
+    kind: str
+    peer: str
+    direction: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    source: str
+    result: str = "answered"
+    messages_in: int = 0
+    messages_out: int = 0
+    preview: str = ""
+    duration_s: int = 0
+    id: int | None = None
+    dirty: bool = True
+
+
+@dataclass
+class IngestResult:
+    """What one ingest step changed."""
+
+    cursor: int
+    entries: list[EntryState] = field(default_factory=list)
+
+
+class JournalStore:
+    """Entries, notes and grants in Switchboard's database."""
+
+    def __init__(self, engine: AsyncEngine, domain: str, gap: dt.timedelta = DEFAULT_GAP) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.domain = domain
+        self.gap = gap
+        self._open: dict[tuple[str, str, str], EntryState] = {}
+        self._calls: dict[tuple[str, str], EntryState] = {}
+        self._room_speakers: dict[str, set[str]] = {}
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    # --- cursor ------------------------------------------------------------------------------------
+
+    async def cursor(self) -> int:
+        """The last archive id applied."""
+        async with self.engine.connect() as connection:
+            value = await connection.scalar(select(ComponentState.value).where(
+                ComponentState.component == CURSOR[0], ComponentState.name == CURSOR[1]))
+        return int(value) if value else 0
+
+    # --- ingest ------------------------------------------------------------------------------------
+
+    async def ingest(self, stanzas: Sequence[ArchivedStanza], cursor: int) -> IngestResult:
+        """Apply archive stanzas (in id order) and move the cursor to ``cursor``, atomically."""
+        async with self.engine.begin() as connection:
+            touched: dict[int, EntryState] = {}
+            for stanza in stanzas:
+                for state in await self._apply(connection, stanza):
+                    touched[id(state)] = state
+            await self._write(connection, list(touched.values()))
+            await self._save_cursor(connection, cursor)
+        return IngestResult(cursor, list(touched.values()))
+
+    async def _apply(self, connection: AsyncConnection, stanza: ArchivedStanza) -> list[EntryState]:
+        if stanza.call is not None:
+            state = await self._call(connection, stanza)
+            return [state] if state else []
+        if stanza.room:
+            return await self._room_message(connection, stanza)
+        state = await self._conversation(connection, stanza.archive, "chat", stanza.peer, stanza.when,
+                                         "out" if stanza.outgoing else "in", f"archive:{stanza.id}")
+        if not stanza.correction:
+            if stanza.outgoing:
+                state.messages_out += 1
+            else:
+                state.messages_in += 1
+        state.preview = stanza.body[:PREVIEW_CHARS]
+        state.ended_at = max(state.ended_at, stanza.when)
+        state.dirty = True
+        return [state]
+
+    async def _room_message(self, connection: AsyncConnection, stanza: ArchivedStanza) -> list[EntryState]:
+        """A room message counts in the room entry of every local user who spoke in the room."""
+        room = stanza.archive
+        if room not in self._room_speakers:  # after a restart: who had spoken there before
+            self._room_speakers[room] = set((await connection.execute(
+                select(JournalEntry.owner).distinct().where(JournalEntry.kind == "groupchat",
+                                                            JournalEntry.peer == room))).scalars())
+        speakers = self._room_speakers[room]
+        if stanza.peer.endswith("@" + self.domain):
+            speakers.add(stanza.peer)
+        changed = []
+        for owner in sorted(speakers):
+            outgoing = owner == stanza.peer
+            state = await self._conversation(connection, owner, "groupchat", room, stanza.when,
+                                             "out" if outgoing else "in", f"archive:{stanza.id}")
+            if not stanza.correction:
+                if outgoing:
+                    state.messages_out += 1
+                else:
+                    state.messages_in += 1
+            state.preview = f"{stanza.nick}: {stanza.body}"[:PREVIEW_CHARS]
+            state.ended_at = max(state.ended_at, stanza.when)
+            state.dirty = True
+            changed.append(state)
+        return changed
+
+    async def _conversation(self, connection: AsyncConnection, owner: str, kind: str, peer: str,
+                            when: dt.datetime, direction: str, source: str) -> EntryState:
+        """The open conversation entry for (owner, kind, peer), or a new one after a quiet gap."""
+        key = (owner, kind, peer)
+        state = self._open.get(key)
+        if state is None:
+            row = (await connection.execute(
+                select(JournalEntry.__table__).where(JournalEntry.owner == owner, JournalEntry.kind == kind,
+                                                     JournalEntry.peer == peer)
+                .order_by(JournalEntry.started_at.desc()).limit(1))).first()
+            if row is not None:
+                state = EntryState(row.owner, row.kind, row.peer, row.direction,
+                                   _aware(row.started_at), _aware(row.ended_at), row.source,
+                                   row.result, row.messages_in, row.messages_out, row.preview,
+                                   row.duration_s, row.id, dirty=False)
+        if state is None or when - state.ended_at > self.gap:
+            state = EntryState(owner, kind, peer, direction, when, when, source)
+        self._open[key] = state
+        return state
+
+    async def _call(self, connection: AsyncConnection, stanza: ArchivedStanza) -> EntryState | None:
+        """An A/V chat from its Jingle Message Initiation steps (XEP-0353)."""
+        assert stanza.call is not None
+        signal = stanza.call
+        key = (stanza.archive, signal.session)
+        state = self._calls.get(key)
+        if state is None:
+            row = (await connection.execute(select(JournalEntry.__table__).where(
+                JournalEntry.owner == stanza.archive,
+                JournalEntry.source == f"jmi:{signal.session}"))).first()
+            if row is not None:
+                state = EntryState(row.owner, row.kind, row.peer, row.direction,
+                                   _aware(row.started_at), _aware(row.ended_at), row.source,
+                                   row.result, duration_s=row.duration_s, id=row.id, dirty=False)
+        if state is None:
+            if signal.action != "propose":
+                return None  # a step of a call whose proposal is not in the archive
+            kind = "video" if "video" in signal.media else "audio"
+            state = EntryState(stanza.archive, kind, stanza.peer, "out" if stanza.outgoing else "in",
+                               stanza.when, stanza.when, f"jmi:{signal.session}", result="missed")
+        if signal.action in ("proceed", "accept"):
+            state.result = "answered"
+            state.started_at = min(state.started_at, stanza.when)
+            state.ended_at = stanza.when
+        elif signal.action == "reject":
+            state.result = "declined"
+        elif signal.action == "retract":
+            state.result = "missed"
+        elif signal.action == "finish":
+            if state.result == "answered":
+                state.duration_s = max(0, int((stanza.when - state.ended_at).total_seconds()))
+            if signal.reason in ("failed-application", "failed-transport", "connectivity-error",
+                                 "general-error"):
+                state.result = "failed"
+            state.ended_at = stanza.when
+        state.dirty = True
+        self._calls[key] = state
+        return state
+
+    async def _write(self, connection: AsyncConnection, states: list[EntryState]) -> None:
+        """Batched Core writes: new entries in one INSERT, changed ones in one UPDATE."""
+        new = [s for s in states if s.id is None]
+        changed = [s for s in states if s.id is not None and s.dirty]
+        if new:
+            result = await connection.execute(
+                insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+                [_row(s) for s in new])
+            for state, (entry_id,) in zip(new, result.all(), strict=True):
+                state.id = entry_id
+        if changed:
+            await connection.execute(
+                update(JournalEntry).where(JournalEntry.id == bindparam("entry_id")),
+                [{"entry_id": s.id, **_row(s)} for s in changed])
+        if states:
+            await self._index(connection, [s.id for s in states if s.id is not None])
+        for state in states:
+            state.dirty = False
+
+    async def _index(self, connection: AsyncConnection, entry_ids: Iterable[int]) -> None:
+        """Refresh the full-text rows of entries: peer, preview and notes."""
+        ids = list(entry_ids)
+        if not ids:
+            return
+        await connection.execute(text("DELETE FROM journal_search WHERE rowid IN :ids").bindparams(
+            bindparam("ids", expanding=True)), {"ids": ids})
+        notes = (select(JournalNote.entry_id, func.group_concat(JournalNote.text, " ")
+                        if self.sqlite else func.string_agg(JournalNote.text, " "))
+                 .where(JournalNote.entry_id.in_(ids)).group_by(JournalNote.entry_id))
+        by_entry = {row[0]: row[1] for row in (await connection.execute(notes)).all()}
+        rows = (await connection.execute(select(JournalEntry.id, JournalEntry.peer,
+                                                JournalEntry.preview).where(JournalEntry.id.in_(ids)))).all()
+        await connection.execute(text("INSERT INTO journal_search (rowid, text) VALUES (:id, :text)"),
+                                 [{"id": r[0], "text": f"{r[1]} {r[2]} {by_entry.get(r[0], '')}"}
+                                  for r in rows])
+
+    async def _save_cursor(self, connection: AsyncConnection, cursor: int) -> None:
+        updated = await connection.execute(
+            update(ComponentState).where(ComponentState.component == CURSOR[0],
+                                         ComponentState.name == CURSOR[1]).values(value=str(cursor)))
+        if not updated.rowcount:
+            await connection.execute(insert(ComponentState).values(
+                component=CURSOR[0], name=CURSOR[1], value=str(cursor)))
+
+    # --- writes from other parts (calls, planned calls) ----------------------------------------------
+
+    async def record(self, owner: str, kind: str, direction: str, peer: str, result: str,
+                     started_at: dt.datetime, duration_s: int = 0, line: str = "",
+                     recording: str = "", source: str = "", reminder_at: dt.datetime | None = None,
+                     preview: str = "") -> int:
+        """Write one entry (a call from the switch, a planned call); idempotent on ``source``."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        values = {"owner": owner, "kind": kind, "direction": direction, "peer": peer, "result": result,
+                  "started_at": started_at, "ended_at": started_at + dt.timedelta(seconds=duration_s),
+                  "duration_s": duration_s, "messages_in": 0, "messages_out": 0, "preview": preview,
+                  "line": line, "recording": recording, "reminder_at": reminder_at,
+                  "source": source or f"{kind}:{owner}:{started_at.isoformat()}"}
+        async with self.engine.begin() as connection:
+            existing = await connection.scalar(select(JournalEntry.id).where(
+                JournalEntry.owner == owner, JournalEntry.source == values["source"]))
+            if existing is not None:
+                await connection.execute(update(JournalEntry).where(JournalEntry.id == existing)
+                                         .values(**values))
+                entry_id = existing
+            else:
+                entry_id = (await connection.execute(insert(JournalEntry).values(**values)
+                                                     .returning(JournalEntry.id))).scalar_one()
+            await self._index(connection, [entry_id])
+        return entry_id
+
+    # --- notes ---------------------------------------------------------------------------------------
+
+    async def add_note(self, entry_id: int, author: str, note: str) -> int:
+        """Add a note to an entry; returns its id."""
+        now = dt.datetime.now(dt.UTC)
+        async with self.engine.begin() as connection:
+            note_id = (await connection.execute(insert(JournalNote).values(
+                entry_id=entry_id, author=author, text=note, created_at=now, updated_at=now)
+                .returning(JournalNote.id))).scalar_one()
+            await self._index(connection, [entry_id])
+        return note_id
+
+    async def edit_note(self, note_id: int, author: str, note: str) -> int:
+        """Change a note; only its author may. Returns the entry id."""
+        async with self.engine.begin() as connection:
+            row = (await connection.execute(select(JournalNote.entry_id, JournalNote.author)
+                                            .where(JournalNote.id == note_id))).first()
+            if row is None:
+                raise LookupError(f"there is no note {note_id}")
+            if row[1] != author:
+                raise PermissionError("only the author of a note may edit it")
+            await connection.execute(update(JournalNote).where(JournalNote.id == note_id).values(
+                text=note, updated_at=dt.datetime.now(dt.UTC)))
+            await self._index(connection, [row[0]])
+        return int(row[0])
+
+    async def notes(self, entry_ids: Sequence[int]) -> dict[int, list[JournalNote]]:
+        """Notes of entries, oldest first."""
+        if not entry_ids:
+            return {}
+        async with self.sessions() as session:
+            rows = (await session.scalars(select(JournalNote).where(
+                JournalNote.entry_id.in_(entry_ids)).order_by(JournalNote.id))).all()
+        result: dict[int, list[JournalNote]] = {}
+        for note in rows:
+            result.setdefault(note.entry_id, []).append(note)
+        return result
+
+    async def entry(self, entry_id: int) -> JournalEntry | None:
+        """One entry."""
+        async with self.sessions() as session:
+            return await session.get(JournalEntry, entry_id)
+
+    # --- grants --------------------------------------------------------------------------------------
+
+    async def grant(self, grantee: str, subject: str, can_read: bool = True,
+                    can_write_notes: bool = False) -> None:
+        """Let ``grantee`` read (and annotate) ``subject``'s journal."""
+        async with self.engine.begin() as connection:
+            await connection.execute(delete(JournalGrant).where(
+                JournalGrant.grantee == grantee, JournalGrant.subject == subject))
+            await connection.execute(insert(JournalGrant).values(
+                grantee=grantee, subject=subject, can_read=can_read, can_write_notes=can_write_notes))
+
+    async def revoke(self, grantee: str, subject: str) -> bool:
+        """Remove a grant; True if there was one."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(delete(JournalGrant).where(
+                JournalGrant.grantee == grantee, JournalGrant.subject == subject))
+        return bool(result.rowcount)
+
+    async def grants(self) -> list[JournalGrant]:
+        """Every grant."""
+        async with self.sessions() as session:
+            return list((await session.scalars(
+                select(JournalGrant).order_by(JournalGrant.subject, JournalGrant.grantee))).all())
+
+    async def allowed(self, requester: str, groups_of_requester: set[str], subject: str,
+                      write: bool = False) -> bool:
+        """Whether ``requester`` may read (or annotate, with ``write``) ``subject``'s journal.
+
+        ``subject`` is a bare JID or ``group:<name>``; everyone may read and annotate their own.
+        """
+        if subject == requester:
+            return True
+        grantees = [requester, *(f"group:{g}" for g in groups_of_requester)]
+        async with self.sessions() as session:
+            rows = (await session.scalars(select(JournalGrant).where(
+                JournalGrant.grantee.in_(grantees), JournalGrant.subject == subject))).all()
+        return any((row.can_write_notes if write else row.can_read) for row in rows)
+
+    # --- queries -------------------------------------------------------------------------------------
+
+    def _filtered(self, query: Select, owners: Sequence[str], start: dt.datetime | None,
+                  end: dt.datetime | None, kinds: Sequence[str] = (), direction: str | None = None,
+                  result: str | None = None, peer: str | None = None,
+                  search: str | None = None) -> Select:
+        query = query.where(JournalEntry.owner.in_(owners))
+        if start is not None:
+            query = query.where(JournalEntry.started_at >= start)
+        if end is not None:
+            query = query.where(JournalEntry.started_at < end)
+        if kinds:
+            query = query.where(JournalEntry.kind.in_(kinds))
+        if direction:
+            query = query.where(JournalEntry.direction == direction)
+        if result:
+            query = query.where(JournalEntry.result == result)
+        if peer:
+            query = query.where(or_(JournalEntry.peer == peer,
+                                    JournalEntry.peer.like(f"%{peer}%")))
+        if search:
+            words = " ".join(f'"{w}"*' for w in search.replace('"', " ").split())
+            if self.sqlite:
+                matching = text("SELECT rowid FROM journal_search WHERE journal_search MATCH :words")
+            else:
+                matching = text("SELECT rowid FROM journal_search WHERE tsv @@ "
+                                "to_tsquery('simple', :words)")
+                words = " & ".join(f"{w}:*" for w in search.split())
+            query = query.where(JournalEntry.id.in_(matching.bindparams(words=words)))
+        return query
+
+    async def query(self, owners: Sequence[str], start: dt.datetime | None = None,
+                    end: dt.datetime | None = None, kinds: Sequence[str] = (),
+                    direction: str | None = None, result: str | None = None, peer: str | None = None,
+                    search: str | None = None, newest_first: bool = True, limit: int = 50,
+                    before: int | None = None, after: int | None = None
+                    ) -> tuple[list[JournalEntry], int]:
+        """Entries of ``owners`` matching the filters, a page at a time, and the total count.
+
+        Pages follow XEP-0059: ``before``/``after`` are entry ids of the previous page's ends.
+        """
+        filters: dict[str, Any] = {"owners": owners, "start": start, "end": end, "kinds": kinds,
+                   "direction": direction, "result": result, "peer": peer, "search": search}
+        order = (JournalEntry.started_at.desc(), JournalEntry.id.desc()) if newest_first else (
+            JournalEntry.started_at, JournalEntry.id)
+        page = self._filtered(select(JournalEntry), **filters)
+        async with self.sessions() as session:
+            for anchor, forward in ((after, True), (before, False)):
+                if anchor is None:
+                    continue
+                at = await session.scalar(select(JournalEntry.started_at).where(
+                    JournalEntry.id == anchor))
+                if at is None:
+                    raise LookupError(f"entry {anchor} is not in this journal")
+                later = (JournalEntry.started_at > at) | ((JournalEntry.started_at == at)
+                                                          & (JournalEntry.id > anchor))
+                earlier = (JournalEntry.started_at < at) | ((JournalEntry.started_at == at)
+                                                            & (JournalEntry.id < anchor))
+                page = page.where(earlier if forward == newest_first else later)
+            rows = list((await session.scalars(page.order_by(*order).limit(limit))).all())
+            total = await session.scalar(self._filtered(
+                select(func.count(JournalEntry.id)), **filters))
+        return rows, int(total or 0)
+
+    async def per_day(self, owners: Sequence[str], start: dt.datetime, end: dt.datetime
+                      ) -> list[tuple[str, int]]:
+        """Entries per day (UTC) in a period."""
+        day = func.date(JournalEntry.started_at) if self.sqlite else func.to_char(
+            JournalEntry.started_at, "YYYY-MM-DD")
+        query = self._filtered(select(day, func.count()), owners, start, end).group_by(day).order_by(day)
+        async with self.engine.connect() as connection:
+            return [(str(r[0]), int(r[1])) for r in (await connection.execute(query)).all()]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _row(state: EntryState) -> dict[str, object]:
+    return {"owner": state.owner, "kind": state.kind, "direction": state.direction,
+            "peer": state.peer, "result": state.result, "started_at": state.started_at,
+            "ended_at": state.ended_at, "duration_s": state.duration_s,
+            "messages_in": state.messages_in, "messages_out": state.messages_out,
+            "preview": state.preview, "line": "", "recording": "", "reminder_at": None,
+            "source": state.source}
