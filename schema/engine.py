@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -34,6 +35,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database and "mode=ro" not in url and not parsed.database.startswith(("file:", ":")):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         if "mode=ro" in url:
             @event.listens_for(engine.sync_engine, "connect")

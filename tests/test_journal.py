@@ -290,3 +290,52 @@ async def test_no_entry_lost_or_doubled_when_the_component_is_killed(ejabberd, d
         assert mine[0].findtext(f"{{{NS}}}preview") == "three"
     finally:
         await second.stop()
+
+
+def test_admin_cli_grants_and_reports_bad_input(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SWITCHBOARD_STATE_DIR=str(tmp_path / "state"))
+
+    def admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "xmpp_components.journal", "admin", *args],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    granted = admin("grant", "bob@localhost", "group:Sales", "--write")
+    assert granted.returncode == 0 and "may read and annotate" in granted.stdout
+    listed = admin("list")
+    assert "bob@localhost" in listed.stdout and "read, notes" in listed.stdout
+    wrong = admin("grant", "bob", "alice@localhost")
+    assert wrong.returncode == 2 and "neither user@domain nor group" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    assert admin("revoke", "bob@localhost", "group:Sales").returncode == 0
+    assert admin("revoke", "bob@localhost", "group:Sales").returncode == 1
+
+
+async def test_permissions_command_is_for_administrators(journal, ejabberd, make_account, raw_client):
+    user = await raw_client(make_account("user"))
+    adhoc = user.plugin["xep_0050"]
+    start = await adhoc.send_command(journal.boundjid.bare, "grant", timeout=10)
+    form = user.plugin["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="grantee", value="x@localhost")
+    form.add_field(var="subject", value="y@localhost")
+    with pytest.raises(IqError) as denied:
+        await adhoc.send_command(journal.boundjid.bare, "grant", sessionid=start["command"]["sessionid"],
+                                 payload=form, action="complete", timeout=10)
+    assert denied.value.iq["error"]["condition"] == "forbidden"
+
+    ejabberd.register("admin", "admin-pw")
+    from tests.conftest import Account
+
+    admin = await raw_client(Account(JID(f"admin@{ejabberd.settings.domain}"), "admin-pw"))
+    start = await admin.plugin["xep_0050"].send_command(journal.boundjid.bare, "grant", timeout=10)
+    form = admin.plugin["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="grantee", value=user.boundjid.bare)
+    form.add_field(var="subject", value="group:Sales")
+    done = await admin.plugin["xep_0050"].send_command(
+        journal.boundjid.bare, "grant", sessionid=start["command"]["sessionid"], payload=form,
+        action="complete", timeout=10)
+    assert "may now read" in done["command"]["form"]["instructions"]
+    assert await journal.store.allowed(user.boundjid.bare, set(), "group:Sales")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from slixmpp import JID
+from slixmpp.exceptions import XMPPError
 
 from xmpp_components.base import Command, Field, Result
 
@@ -90,7 +91,27 @@ def publish_commands(component: JournalComponent) -> None:
         url = await component.export(requester.bare, _query(values), values.get("format") or "csv")
         return Result(note="Your export is ready.", values={"url": url})
 
+    async def grant(requester: JID, values: dict[str, Any]) -> Result:
+        if requester.bare not in component.settings.admin_list():
+            raise XMPPError("forbidden", etype="auth",
+                            text="only administrators may change journal permissions")
+        for name in ("grantee", "subject"):
+            if not (values[name].startswith("group:") or "@" in values[name]):
+                raise bad(f"{name} must be user@domain or group:<name>")
+        if values.get("action") == "revoke":
+            found = await component.store.revoke(values["grantee"], values["subject"])
+            return Result(note="Revoked." if found else "There was no such grant.")
+        write = values.get("write") in (True, "1", "true")
+        await component.store.grant(values["grantee"], values["subject"], True, write)
+        return Result(note=f"{values['grantee']} may now read{' and annotate' if write else ''} "
+                           f"the journal of {values['subject']}.")
+
     commands = component.commands
+    commands.publish(Command("grant", "Journal: permissions (administrators)", (
+        Field("action", "Action", type="list-single", options=("grant", "revoke"), default="grant"),
+        Field("grantee", "Who (user@domain or group:Name)", required=True),
+        Field("subject", "Whose journal (user@domain or group:Name)", required=True),
+        Field("write", "May add notes", type="boolean", default="false")), grant))
     commands.publish(Command("recent", "Journal: recent entries", (), recent))
     commands.publish(Command("search", "Journal: search and filter", view_fields, search,
                              instructions="Choose what to see; empty fields do not filter."))

@@ -78,6 +78,10 @@ class StackSettings(BaseSettings):
     dist_port: int = 5290
     """Erlang distribution port; the node runs without epmd and listens here on loopback."""
 
+    admins: str = ""
+    """``;``-separated accounts allowed to administer the components (journal grants); default
+    ``admin@<domain>``, the account ejabberd.yml makes server admin."""
+
     loglevel: Literal["critical", "error", "warning", "notice", "info", "debug"] = "info"
     """ejabberd's log level."""
 
@@ -160,6 +164,10 @@ class StackSettings(BaseSettings):
         """Base URL of HTTP upload as clients see it."""
         host = self.http_host or (self.bind_ip if self.domain == "localhost" else self.domain)
         return f"http://{host}:{self.http_port}/upload"
+
+    def admin_list(self) -> list[str]:
+        """Bare JIDs of the components' administrators."""
+        return [a.strip() for a in self.admins.split(";") if a.strip()] or [f"admin@{self.domain}"]
 
     def component_domain(self, name: str) -> str:
         """``journal`` → ``journal.<domain>``."""
