@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from . import assistant_latency, chat_roundtrip, history_render
+from . import assistant_latency, chat_roundtrip, history_render, journal_speed
 from .common import private_stack
 
 
@@ -15,6 +15,7 @@ async def main() -> int:
         figures += await chat_roundtrip.run(server)
         figures += await assistant_latency.run(server)
     figures += await history_render.run()
+    figures += await journal_speed.run()
     print(f"{'benchmark':<44} {'':>22}")
     for figure in figures:
         print(figure.line())

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema import ComponentState, JournalEntry, JournalGrant, JournalNote, session_factory
@@ -43,6 +43,11 @@ class EntryState:
     duration_s: int = 0
     id: int | None = None
     dirty: bool = True
+
+
+_NO_ENTRY = EntryState("", "", "", "", dt.datetime.min.replace(tzinfo=dt.UTC),
+                       dt.datetime.min.replace(tzinfo=dt.UTC), "")
+"""Marks a conversation known to have no entry yet (so ingest does not look it up again)."""
 
 
 @dataclass
@@ -80,6 +85,7 @@ class JournalStore:
     async def ingest(self, stanzas: Sequence[ArchivedStanza], cursor: int) -> IngestResult:
         """Apply archive stanzas (in id order) and move the cursor to ``cursor``, atomically."""
         async with self.engine.begin() as connection:
+            await self._preload(connection, stanzas)
             touched: dict[int, EntryState] = {}
             for stanza in stanzas:
                 for state in await self._apply(connection, stanza):
@@ -87,6 +93,35 @@ class JournalStore:
             await self._write(connection, list(touched.values()))
             await self._save_cursor(connection, cursor)
         return IngestResult(cursor, list(touched.values()))
+
+    async def _preload(self, connection: AsyncConnection, stanzas: Sequence[ArchivedStanza]) -> None:
+        """Load the latest entry of every 1:1 conversation the batch touches in one query, so
+        ingest costs no round trip per message."""
+        keys = {(s.archive, s.peer) for s in stanzas if not s.room and s.call is None
+                and (s.archive, "chat", s.peer) not in self._open}
+        if not keys:
+            return
+        owners = sorted({owner for owner, _ in keys})
+        latest = (select(JournalEntry.owner, JournalEntry.peer, func.max(JournalEntry.started_at)
+                         .label("started"))
+                  .where(JournalEntry.kind == "chat", JournalEntry.owner.in_(owners))
+                  .group_by(JournalEntry.owner, JournalEntry.peer).subquery())
+        rows = (await connection.execute(
+            select(JournalEntry.__table__).join(latest, (JournalEntry.owner == latest.c.owner)
+                                                & (JournalEntry.peer == latest.c.peer)
+                                                & (JournalEntry.started_at == latest.c.started))
+            .where(JournalEntry.kind == "chat"))).all()
+        for row in rows:
+            if (row.owner, row.peer) in keys:
+                self._open[(row.owner, "chat", row.peer)] = self._state(row)
+        for owner, peer in keys:  # conversations never seen: none to extend
+            self._open.setdefault((owner, "chat", peer), _NO_ENTRY)
+
+    @staticmethod
+    def _state(row: Any) -> EntryState:
+        return EntryState(row.owner, row.kind, row.peer, row.direction, _aware(row.started_at),
+                          _aware(row.ended_at), row.source, row.result, row.messages_in,
+                          row.messages_out, row.preview, row.duration_s, row.id, dirty=False)
 
     async def _apply(self, connection: AsyncConnection, stanza: ArchivedStanza) -> list[EntryState]:
         if stanza.call is not None:
@@ -136,18 +171,14 @@ class JournalStore:
                             when: dt.datetime, direction: str, source: str) -> EntryState:
         """The open conversation entry for (owner, kind, peer), or a new one after a quiet gap."""
         key = (owner, kind, peer)
-        state = self._open.get(key)
+        state: EntryState | None = self._open.get(key)
         if state is None:
             row = (await connection.execute(
                 select(JournalEntry.__table__).where(JournalEntry.owner == owner, JournalEntry.kind == kind,
                                                      JournalEntry.peer == peer)
                 .order_by(JournalEntry.started_at.desc()).limit(1))).first()
-            if row is not None:
-                state = EntryState(row.owner, row.kind, row.peer, row.direction,
-                                   _aware(row.started_at), _aware(row.ended_at), row.source,
-                                   row.result, row.messages_in, row.messages_out, row.preview,
-                                   row.duration_s, row.id, dirty=False)
-        if state is None or when - state.ended_at > self.gap:
+            state = self._state(row) if row is not None else None
+        if state is None or state is _NO_ENTRY or when - state.ended_at > self.gap:
             state = EntryState(owner, kind, peer, direction, when, when, source)
         self._open[key] = state
         return state
@@ -163,9 +194,7 @@ class JournalStore:
                 JournalEntry.owner == stanza.archive,
                 JournalEntry.source == f"jmi:{signal.session}"))).first()
             if row is not None:
-                state = EntryState(row.owner, row.kind, row.peer, row.direction,
-                                   _aware(row.started_at), _aware(row.ended_at), row.source,
-                                   row.result, duration_s=row.duration_s, id=row.id, dirty=False)
+                state = self._state(row)
         if state is None:
             if signal.action != "propose":
                 return None  # a step of a call whose proposal is not in the archive
@@ -360,9 +389,9 @@ class JournalStore:
             query = query.where(JournalEntry.direction == direction)
         if result:
             query = query.where(JournalEntry.result == result)
-        if peer:
-            query = query.where(or_(JournalEntry.peer == peer,
-                                    JournalEntry.peer.like(f"%{peer}%")))
+        if peer:  # a whole address uses the (owner, peer, time) index; a part of one searches
+            query = query.where(JournalEntry.peer == peer if "@" in peer
+                                else JournalEntry.peer.like(f"%{peer}%"))
         if search:
             words = " ".join(f'"{w}"*' for w in search.replace('"', " ").split())
             if self.sqlite:
@@ -378,9 +407,10 @@ class JournalStore:
                     end: dt.datetime | None = None, kinds: Sequence[str] = (),
                     direction: str | None = None, result: str | None = None, peer: str | None = None,
                     search: str | None = None, newest_first: bool = True, limit: int = 50,
-                    before: int | None = None, after: int | None = None
+                    before: int | None = None, after: int | None = None, count: bool = True
                     ) -> tuple[list[JournalEntry], int]:
-        """Entries of ``owners`` matching the filters, a page at a time, and the total count.
+        """Entries of ``owners`` matching the filters, a page at a time, and the total count
+        (``count=False`` skips counting and returns the page's length).
 
         Pages follow XEP-0059: ``before``/``after`` are entry ids of the previous page's ends.
         """
@@ -404,7 +434,7 @@ class JournalStore:
                 page = page.where(earlier if forward == newest_first else later)
             rows = list((await session.scalars(page.order_by(*order).limit(limit))).all())
             total = await session.scalar(self._filtered(
-                select(func.count(JournalEntry.id)), **filters))
+                select(func.count(JournalEntry.id)), **filters)) if count else len(rows)
         return rows, int(total or 0)
 
     async def per_day(self, owners: Sequence[str], start: dt.datetime, end: dt.datetime
