@@ -339,3 +339,60 @@ async def test_permissions_command_is_for_administrators(journal, ejabberd, make
         action="complete", timeout=10)
     assert "may now read" in done["command"]["form"]["instructions"]
     assert await journal.store.allowed(user.boundjid.bare, set(), "group:Sales")
+
+
+async def test_journal_screen_in_our_client(journal, pair, raw_client, stack_settings):
+    from textual.widgets import DataTable, Input
+
+    from tui.app import SwitchboardApp
+    from tui.screens import JournalScreen
+    from tui.session.events import JournalChanged
+
+    from .conftest import session_account
+    from .watch import SessionWatcher
+
+    alice, bob = pair
+    b = await raw_client(bob)
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="online")
+        b.send_message(mto=alice.jid.bare, mbody="Offer for Zanzibar attached", mtype="chat")
+        await watch.until(lambda: app.session.conversation(bob.jid.bare).messages, what="message")
+        await settled(journal)
+        await pilot.press("f3")
+        screen = app.screen
+        assert isinstance(screen, JournalScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        assert table.row_count == 1
+        assert "Offer for Zanzibar" in str(table.get_row_at(0)[5])
+
+        # the entry changes by push, without refreshing
+        pushes = len([e for e in watch.events if isinstance(e, JournalChanged)])
+        b.send_message(mto=alice.jid.bare, mbody="and the invoice", mtype="chat")
+        await watch.until(lambda: len([e for e in watch.events if isinstance(e, JournalChanged)])
+                          > pushes, what="journal push")
+        await pilot.pause()
+        assert "and the invoice" in str(table.get_row_at(0)[5])
+
+        # a note from the keyboard
+        await pilot.press("n")
+        await pilot.press(*"Call back Monday", "enter")
+        await app.workers.wait_for_complete()
+        entry_id = next(iter(screen.rows))
+        notes = await journal.store.notes([entry_id])
+        assert [n.text for n in notes[entry_id]] == ["Call back Monday"]
+
+        # search narrows the view; export gives a link
+        await pilot.press("slash", *"nothing-like-this", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table.row_count == 0
+        assert not screen.query_one("#journal-search", Input).has_class("shown")
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        assert screen.last_export.startswith("http")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, JournalScreen)

@@ -88,3 +88,32 @@ def test_main_screen_at_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=open_bob)
+
+
+def test_journal_screen(snap_compare):
+    from tui.screens import JournalScreen
+    from tui.session.journal import JournalNoteView, JournalRow
+
+    start = T0 - dt.timedelta(hours=3)
+    rows = [
+        JournalRow(1, "alice@localhost", "chat", "out", "bob@localhost", "answered", start,
+                   start + dt.timedelta(minutes=12), 0, 3, 4, "See you at three"),
+        JournalRow(2, "alice@localhost", "audio", "in", "carol@localhost", "missed",
+                   start + dt.timedelta(minutes=30), start + dt.timedelta(minutes=30), 0, 0, 0),
+        JournalRow(3, "alice@localhost", "video", "out", "bob@localhost", "answered",
+                   start + dt.timedelta(hours=1), start + dt.timedelta(hours=1, minutes=5), 305, 0, 0,
+                   notes=(JournalNoteView(1, "alice@localhost", "Agreed on the price", T0),)),
+        JournalRow(4, "alice@localhost", "groupchat", "in", "sales@conference.localhost", "answered",
+                   start + dt.timedelta(hours=2), start + dt.timedelta(hours=2, minutes=9), 0, 5, 1,
+                   "dave: budget is approved"),
+        JournalRow(5, "alice@localhost", "planned", "out", "+49301234567", "planned",
+                   T0 + dt.timedelta(days=1), T0 + dt.timedelta(days=1), 0, 0, 0,
+                   "Call back about the contract"),
+    ]
+
+    async def open_journal(pilot) -> None:
+        await populate(pilot)
+        await pilot.app.push_screen(JournalScreen(pilot.app.session, rows))
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(110, 24), run_before=open_journal)

@@ -30,6 +30,8 @@ class SwitchboardApp(App[None]):
 
     def _forward(self, event: events.SessionEvent) -> None:
         self.main_screen.post_message(SessionUpdate(event))
+        if self.screen is not self.main_screen:  # e.g. the journal, for pushes
+            self.screen.post_message(SessionUpdate(event))
 
     async def on_mount(self) -> None:
         await self.push_screen(self.main_screen)

@@ -22,6 +22,7 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "focus_roster", "Contacts"),
         Binding("ctrl+o", "focus_roster", "Contacts", show=False),
+        Binding("f3", "journal", "Journal"),
     ]
 
     def __init__(self, session: ChatSession) -> None:
@@ -47,6 +48,11 @@ class MainScreen(Screen[None]):
 
     def action_focus_roster(self) -> None:
         self.query_one(RosterList).focus()
+
+    def action_journal(self) -> None:
+        from .journal import JournalScreen
+
+        self.app.push_screen(JournalScreen(self.session))
 
     def open_conversation(self, jid: str) -> None:
         """Show the conversation with ``jid`` and put the cursor in the composer."""

@@ -21,6 +21,7 @@ from xmpp_components import slixfix
 from xmpp_components.base.reconnect import Reconnector
 
 from . import events
+from .journal import JournalError, JournalService
 from .model import (
     ChatMessage,
     Contact,
@@ -87,6 +88,7 @@ class ChatSession:
         self._reconnector: Reconnector | None = None
         self._read_sent: dict[str, str] = {}
         self._ready: asyncio.Future[None] | None = None
+        self._journal: JournalService | None = None
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -105,6 +107,14 @@ class ChatSession:
     # --- connection ----------------------------------------------------------------------------
 
     @property
+    def journal(self) -> JournalService:
+        """The journal of this account (``journal.<domain>``)."""
+        if self._journal is None:
+            self._journal = JournalService(self.stream, lambda rows: self._emit(
+                events.JournalChanged(rows)))
+        return self._journal
+
+    @property
     def stream(self) -> _Stream:
         """The slixmpp client (exists once :meth:`start` ran)."""
         if self._stream is None:
@@ -114,6 +124,7 @@ class ChatSession:
     async def start(self, timeout: float = 20.0) -> None:
         """Connect, authenticate and fetch the roster; raise ConnectionError with a reason."""
         stream = self._stream = _Stream(self.account)
+        self._journal = None
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def fail(reason: str) -> None:
@@ -172,6 +183,10 @@ class ChatSession:
         self._set_state("online")
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
+        try:  # live journal updates; a stack without the journal simply has none
+            await self.journal.subscribe()
+        except JournalError as exc:
+            log.info("journal not available: %s", exc)
 
     def _on_session_resumed(self, _event: Any) -> None:
         self._set_state("online")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .journal import JournalRow
 from .model import ChatMessage, Show
 
 
@@ -62,3 +63,10 @@ class UnreadChanged(SessionEvent):
 
     jid: str
     unread: int
+
+
+@dataclass(frozen=True)
+class JournalChanged(SessionEvent):
+    """The journal pushed new or changed entries."""
+
+    entries: list[JournalRow]

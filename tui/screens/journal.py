@@ -1,0 +1,244 @@
+"""The journal screen: every call and chat in one table, as in the ProCall journal.
+
+Columns: time, type, direction, contact, duration or result, preview, notes. Keys pick the period
+(t/y/w/m/a), the type (k), missed only (x), free text (/), add a note (n), export (e: CSV,
+h: HTML), refresh (F5). The table is a DataTable (rows are data, not widgets); new entries are
+pushed by the journal and appear without refreshing.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from tui.messages import SessionUpdate
+from tui.session import ChatSession, events
+from tui.session.journal import JournalError, JournalRow
+
+KIND_STYLES = {"chat": "cyan", "groupchat": "blue", "audio": "green", "video": "green",
+               "screen": "green", "call": "yellow", "planned": "magenta"}
+"""Colours instead of emoji icons: emoji widths differ between terminals."""
+KIND_CYCLE = ("", "chat", "groupchat", "audio", "video", "call", "planned")
+PERIODS = {"t": "today", "y": "yesterday", "w": "week", "m": "month", "a": "all"}
+COLUMNS = (("time", "Time"), ("kind", "Type"), ("dir", "Dir"), ("contact", "Contact"),
+           ("what", "Duration"), ("preview", "Preview"), ("notes", "✎"))
+
+
+def _duration(row: JournalRow) -> Text:
+    if row.result in ("missed", "declined", "failed"):
+        return Text(row.result, style="bold red")
+    if row.kind in ("chat", "groupchat"):
+        return Text(f"{row.messages_in + row.messages_out} msg", style="dim")
+    if row.result == "planned":
+        return Text("planned", style="yellow")
+    minutes, seconds = divmod(row.duration, 60)
+    return Text(f"{minutes}:{seconds:02d}")
+
+
+class NoteDialog(ModalScreen[str | None]):
+    """Asks for the text of a note."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, about: str) -> None:
+        super().__init__()
+        self.about = about
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-dialog"):
+            yield Static(f"Note on {self.about}")
+            yield Input(placeholder="Type the note and press Enter", id="note-text")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class JournalScreen(Screen[None]):
+    """My journal."""
+
+    DEFAULT_CSS = """
+    JournalScreen #journal-filters { height: 1; padding: 0 1; background: $panel; }
+    JournalScreen #journal-table { height: 1fr; }
+    JournalScreen #journal-detail { height: 4; padding: 0 1; background: $boost; }
+    JournalScreen #journal-search { display: none; }
+    JournalScreen #journal-search.shown { display: block; }
+    NoteDialog { align: center middle; }
+    NoteDialog #note-dialog { width: 60; height: 5; border: tall $accent; background: $surface; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f5", "refresh_journal", "Refresh"),
+        Binding("t", "period('t')", "Today"), Binding("y", "period('y')", "Yesterday", show=False),
+        Binding("w", "period('w')", "Week"), Binding("m", "period('m')", "Month"),
+        Binding("a", "period('a')", "All", show=False),
+        Binding("k", "next_kind", "Type"), Binding("x", "missed", "Missed"),
+        Binding("slash", "search", "Search"), Binding("n", "note", "Note"),
+        Binding("e", "export('csv')", "CSV"), Binding("h", "export('html')", "HTML", show=False),
+    ]
+
+    def __init__(self, session: ChatSession, rows: list[JournalRow] | None = None) -> None:
+        """``rows`` shows those entries instead of asking the journal (tests, demos)."""
+        super().__init__()
+        self.session = session
+        self.preset = rows
+        self.period = "week"
+        self.kind = ""
+        self.missed = False
+        self.text = ""
+        self.rows: dict[int, JournalRow] = {}
+        self.total = 0
+        self.last_export = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="journal-filters")
+        yield Input(placeholder="Search previews and notes, Enter to apply", id="journal-search")
+        table: DataTable[Text | str] = DataTable(id="journal-table", cursor_type="row", zebra_stripes=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static(id="journal-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        if self.preset is None:
+            self.action_refresh_journal()
+        else:
+            self.rows = {row.id: row for row in self.preset}
+            self.total = len(self.rows)
+            self._fill()
+
+    # --- data -----------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="journal")
+    async def action_refresh_journal(self) -> None:
+        self._show_filters("loading…")
+        try:
+            rows, self.total = await self.session.journal.query(
+                self.period, (self.kind,) if self.kind else (), self.missed, self.text)
+        except JournalError as exc:
+            self.notify(str(exc), title="Journal", severity="error")
+            self._show_filters("")
+            return
+        self.rows = {row.id: row for row in rows}
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        ordered = sorted(self.rows.values(), key=lambda r: (r.start, r.id), reverse=True)
+        names = {c.jid: c.display_name for c in self.session.contacts.values()}
+        for row in ordered:
+            local = row.start.astimezone()
+            arrow = Text("→", style="cyan") if row.direction == "out" else Text("←", style="magenta")
+            table.add_row(local.strftime("%d.%m. %H:%M"), Text(row.kind, style=KIND_STYLES.get(row.kind, "")),
+                          arrow, names.get(row.peer, row.peer), _duration(row),
+                          row.preview[:80], "✎" if row.notes else "", key=str(row.id))
+        self._show_filters(f"{len(ordered)} of {self.total}")
+        self._show_detail()
+
+    def _show_filters(self, status: str) -> None:
+        parts = [f"period: {self.period}", f"type: {self.kind or 'all'}"]
+        if self.missed:
+            parts.append("missed only")
+        if self.text:
+            parts.append(f"text: {self.text}")
+        if status:
+            parts.append(f" {status}")
+        self.query_one("#journal-filters", Static).update("  ".join(parts))
+
+    def _current(self) -> JournalRow | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.rows.get(int(key)) if key else None
+
+    def _show_detail(self) -> None:
+        row = self._current()
+        detail = self.query_one("#journal-detail", Static)
+        if row is None:
+            detail.update("No entries in this view.")
+            return
+        lines = [f"{row.kind} with {row.peer}, {row.start.astimezone():%Y-%m-%d %H:%M}"
+                 f" – {row.end.astimezone():%H:%M}, {row.result}"]
+        lines += [f"✎ {n.author.split('@')[0]}: {n.text}" for n in row.notes[-2:]]
+        detail.update("\n".join(lines))
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def on_session_update(self, update: SessionUpdate) -> None:
+        if isinstance(update.event, events.JournalChanged):
+            for row in update.event.entries:
+                if row.id not in self.rows:
+                    self.total += 1
+                self.rows[row.id] = row
+            self._fill()
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def action_period(self, key: str) -> None:
+        self.period = PERIODS[key]
+        self.action_refresh_journal()
+
+    def action_next_kind(self) -> None:
+        self.kind = KIND_CYCLE[(KIND_CYCLE.index(self.kind) + 1) % len(KIND_CYCLE)]
+        self.action_refresh_journal()
+
+    def action_missed(self) -> None:
+        self.missed = not self.missed
+        self.action_refresh_journal()
+
+    def action_search(self) -> None:
+        search = self.query_one("#journal-search", Input)
+        search.add_class("shown")
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "journal-search":
+            return
+        self.text = event.value.strip()
+        event.input.remove_class("shown")
+        self.query_one(DataTable).focus()
+        self.action_refresh_journal()
+
+    def action_note(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+
+        def save(text: str | None) -> None:
+            self._save_note(row, text)
+
+        self.app.push_screen(NoteDialog(f"{row.kind} with {row.peer}"), save)
+
+    @work(group="journal-note")
+    async def _save_note(self, row: JournalRow, text: str | None) -> None:
+        if not text:
+            return
+        try:
+            await self.session.journal.add_note(row.id, text)
+        except JournalError as exc:
+            self.notify(str(exc), title="Note not saved", severity="error")
+            return
+        self.notify("Note saved.")
+
+    @work(group="journal-export")
+    async def action_export(self, fmt: str) -> None:
+        try:
+            url = await self.session.journal.export(fmt, self.period)
+        except JournalError as exc:
+            self.notify(str(exc), title="Export failed", severity="error")
+            return
+        self.last_export = url
+        self.notify(url, title=f"{fmt.upper()} export ready", timeout=30)
