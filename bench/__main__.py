@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from . import assistant_latency, chat_roundtrip, history_render, journal_speed
+from . import assistant_latency, chat_roundtrip, history_render, journal_live, journal_speed
 from .common import private_stack
 
 
@@ -14,6 +14,7 @@ async def main() -> int:
     with private_stack() as server:
         figures += await chat_roundtrip.run(server)
         figures += await assistant_latency.run(server)
+        figures += await journal_live.run(server)
     figures += await history_render.run()
     figures += await journal_speed.run()
     print(f"{'benchmark':<44} {'':>22}")

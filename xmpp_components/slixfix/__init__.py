@@ -42,8 +42,8 @@ def _sign_component_stanzas(stream: Any) -> Any:
     ejabberd's component port silently drops stanzas without ``from``. Set it to the component."""
 
     def sign(stanza: Any) -> Any:
-        if isinstance(stanza, StanzaBase) and not stanza["from"] and stanza.name in (
-                "message", "presence", "iq"):
+        if (isinstance(stanza, StanzaBase) and stanza.name in ("message", "presence", "iq")
+                and not stanza["from"]):
             stanza["from"] = stream.boundjid
         return stanza
 
