@@ -143,7 +143,8 @@ async def _queries(folder: Path) -> list[Figure]:
 
 
 def _params(owner: str) -> dict[str, object]:
-    start = T0 + dt.timedelta(days=10)
+    # the middle of the data: every owner has an entry each 31 minutes
+    start = T0 + dt.timedelta(minutes=31 * (ROWS // OWNERS) // 2)
     return {"owner": owner, "peer": "peer7@localhost", "start": start.strftime("%Y-%m-%d %H:%M:%S"),
             "end": (start + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
             "month_end": (start + dt.timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S"),
