@@ -414,9 +414,10 @@ class JournalStore:
                     direction: str | None = None, result: str | None = None, peer: str | None = None,
                     search: str | None = None, newest_first: bool = True, limit: int = 50,
                     before: int | None = None, after: int | None = None, count: bool = True
-                    ) -> tuple[list[JournalEntry], int]:
+                    ) -> tuple[list[Any], int]:
         """Entries of ``owners`` matching the filters, a page at a time, and the total count
-        (``count=False`` skips counting and returns the page's length).
+        (``count=False`` skips counting and returns the page's length). Rows have the columns
+        of ``journal_entry`` as attributes (ORM objects or Core rows).
 
         Pages follow XEP-0059: ``before``/``after`` are entry ids of the previous page's ends.
         """
@@ -430,7 +431,7 @@ class JournalStore:
                     select(JournalEntry.__table__), **filters).order_by(*order).limit(limit)).all())
                 total = connection.scalar(self._filtered(
                     select(func.count(JournalEntry.id)), **filters)) if count else len(rows)
-            return rows, int(total or 0)  # type: ignore[return-value]  # rows carry the columns
+            return rows, int(total or 0)
         page = self._filtered(select(JournalEntry), **filters)
         async with self.sessions() as session:
             for anchor, forward in ((after, True), (before, False)):
