@@ -94,6 +94,17 @@ if ! have_pkg_version ejabberd "$EJABBERD_WANTED" || ! have_pkg_version erlang-p
     echo "install: ejabberd $EJABBERD_WANTED not installed; got: $(dpkg-query -W -f='${Version}' ejabberd)" >&2; exit 1; }
 fi
 
+# --- PostgreSQL (optional: the tests' PostgreSQL variant; .ci/run asks for it) ------------------
+if [ "${SWITCHBOARD_WITH_POSTGRESQL:-0}" = "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then  # install it, do not start a system cluster on 5432
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d; created_policy=1
+  fi
+  apt_install postgresql
+  [ "$created_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+fi
+
 # --- python venv ------------------------------------------------------------------------------
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_install python3-venv
