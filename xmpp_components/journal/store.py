@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Select, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema import ComponentState, JournalEntry, JournalGrant, JournalNote, session_factory
@@ -107,10 +107,9 @@ class JournalStore:
                 and (s.archive, "chat", s.peer) not in self._open}
         if not keys:
             return
-        owners = sorted({owner for owner, _ in keys})
         latest = (select(JournalEntry.owner, JournalEntry.peer, func.max(JournalEntry.started_at)
-                         .label("started"))
-                  .where(JournalEntry.kind == "chat", JournalEntry.owner.in_(owners))
+                         .label("started"))  # served by the (owner, peer, time) index
+                  .where(tuple_(JournalEntry.owner, JournalEntry.peer).in_(sorted(keys)))
                   .group_by(JournalEntry.owner, JournalEntry.peer).subquery())
         rows = (await connection.execute(
             select(JournalEntry.__table__).join(latest, (JournalEntry.owner == latest.c.owner)
@@ -231,11 +230,16 @@ class JournalStore:
         new = [s for s in states if s.id is None]
         changed = [s for s in states if s.id is not None and s.dirty]
         if new:
-            result = await connection.execute(
-                insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
-                [_row(s) for s in new])
-            for state, (entry_id,) in zip(new, result.all(), strict=True):
-                state.id = entry_id
+            # one executemany, then the ids by (owner, source): RETURNING would cost a statement
+            # (and, on aiosqlite, a thread hop) per row
+            await connection.execute(insert(JournalEntry), [_row(s) for s in new])
+            by_key = {(s.owner, s.source): s for s in new}
+            rows = await connection.execute(  # served by the (owner, source) unique index
+                select(JournalEntry.id, JournalEntry.owner, JournalEntry.source).where(
+                    tuple_(JournalEntry.owner, JournalEntry.source).in_(list(by_key))))
+            for entry_id, owner, source in rows:
+                if (owner, source) in by_key:
+                    by_key[(owner, source)].id = entry_id
         if changed:
             await connection.execute(
                 update(JournalEntry).where(JournalEntry.id == bindparam("entry_id")),
