@@ -110,3 +110,11 @@ async def session_for(stack_settings):
     yield start
     for session in sessions:
         await session.stop()
+
+
+async def started(component) -> None:
+    """Start ``component`` and wait for its session."""
+    ready = asyncio.get_running_loop().create_future()
+    component.add_event_handler("session_start", lambda _e: ready.done() or ready.set_result(True))
+    component.start()
+    await asyncio.wait_for(ready, 15)

@@ -24,21 +24,16 @@ from xmpp_components.journal import JournalComponent
 from xmpp_components.journal.protocol import NS, RSM
 from xmpp_components.journal.store import JournalStore
 
+from .conftest import started
+
 JMI = "urn:xmpp:jingle-message:0"
 RTP = "urn:xmpp:jingle:apps:rtp:1"
-
-
-async def _started(component) -> None:
-    ready = asyncio.get_running_loop().create_future()
-    component.add_event_handler("session_start", lambda _e: ready.done() or ready.set_result(True))
-    component.start()
-    await asyncio.wait_for(ready, 15)
 
 
 @pytest.fixture
 async def journal(ejabberd, database_url) -> AsyncIterator[JournalComponent]:
     component = JournalComponent(ejabberd.settings)
-    await _started(component)
+    await started(component)
     await asyncio.wait_for(component.catch_up(), 30)
     yield component
     await component.stop()
@@ -278,7 +273,7 @@ async def test_no_entry_lost_or_doubled_when_the_component_is_killed(ejabberd, d
     a = await raw_client(alice)
     b = await raw_client(bob)
     first = JournalComponent(ejabberd.settings)
-    await _started(first)
+    await started(first)
     await first.catch_up()
     await exchange(a, b, "one")
     await first.catch_up()
@@ -286,7 +281,7 @@ async def test_no_entry_lost_or_doubled_when_the_component_is_killed(ejabberd, d
     await exchange(b, a, "two")
     await exchange(a, b, "three")
     second = JournalComponent(ejabberd.settings)
-    await _started(second)
+    await started(second)
     try:
         await second.catch_up()
         await second.catch_up()  # applying again changes nothing

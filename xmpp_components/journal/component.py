@@ -14,7 +14,6 @@ import csv
 import datetime as dt
 import html
 import io
-import json
 import logging
 import time
 import urllib.request
@@ -29,6 +28,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 
 from schema import JournalEntry, create_engine
 from xmpp_components.base import SwitchboardComponent
+from xmpp_components.stack.ejabberd import EjabberdServer
 from xmpp_components.stack.settings import StackSettings
 
 from .archive import ArchiveReader
@@ -57,23 +57,16 @@ class GroupDirectory:
 
     def __init__(self, settings: StackSettings, ttl: float = 30.0) -> None:
         self.settings = settings
+        self.server = EjabberdServer(settings)
         self.ttl = ttl
         self._members: dict[str, set[str]] = {}
         self._fetched = 0.0
 
-    def _api(self, command: str, **args: Any) -> Any:
-        request = urllib.request.Request(
-            f"http://{self.settings.bind_ip}:{self.settings.http_port}/api/{command}",
-            data=json.dumps(args).encode(), method="POST",
-            headers={"Content-Type": "application/json", "Host": self.settings.domain})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read() or b"null")
-
     def _refresh(self) -> None:
         domain = self.settings.domain
         members: dict[str, set[str]] = {}
-        for group in self._api("srg_list", host=domain):
-            found = self._api("srg_get_members", group=group, host=domain)
+        for group in self.server.api("srg_list", host=domain):
+            found = self.server.api("srg_get_members", group=group, host=domain)
             members[group] = {m if "@" in m else f"{m}@{domain}" for m in found}
         self._members, self._fetched = members, time.monotonic()
 

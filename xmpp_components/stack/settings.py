@@ -202,7 +202,7 @@ class StackSettings(BaseSettings):
         return env
 
 
-def _free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM,)) -> int:
+def free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM,)) -> int:
     """A loopback port that is free for every socket kind in ``kinds`` right now."""
     while True:
         with socket.socket(socket.AF_INET, kinds[0]) as first:
@@ -223,12 +223,12 @@ def private_settings(state_dir: Path) -> StackSettings:
     base = 40000 + (os.getpid() % 400) * 20
     return StackSettings(
         state_dir=state_dir,
-        c2s_port=_free_port(),
-        http_port=_free_port(),
-        stun_port=_free_port((socket.SOCK_STREAM, socket.SOCK_DGRAM)),
-        journal_port=_free_port(),
-        calls_port=_free_port(),
-        dist_port=_free_port(),
+        c2s_port=free_port(),
+        http_port=free_port(),
+        stun_port=free_port((socket.SOCK_STREAM, socket.SOCK_DGRAM)),
+        journal_port=free_port(),
+        calls_port=free_port(),
+        dist_port=free_port(),
         turn_udp_ports=(base, base + 9),
         turn_tcp_ports=(base + 10, base + 19),
         node_name=f"sbtest{uuid.uuid4().hex[:8]}@localhost",
