@@ -10,16 +10,18 @@ from .common import private_stack
 
 
 async def main() -> int:
-    figures = []
+    print(f"{'benchmark':<44} figures (ours, peer, ratio ours/peer)", flush=True)
+
+    def show(figures: list) -> None:
+        for figure in figures:
+            print(figure.line(), flush=True)
+
     with private_stack() as server:
-        figures += await chat_roundtrip.run(server)
-        figures += await assistant_latency.run(server)
-        figures += await journal_live.run(server)
-    figures += await history_render.run()
-    figures += await journal_speed.run()
-    print(f"{'benchmark':<44} {'':>22}")
-    for figure in figures:
-        print(figure.line())
+        show(await chat_roundtrip.run(server))
+        show(await assistant_latency.run(server))
+        show(await journal_live.run(server))
+    show(await history_render.run())
+    show(await journal_speed.run())
     return 0
 
 

@@ -102,7 +102,7 @@ QUERIES = {
     "full-text filter": (
         "SELECT * FROM journal_entry WHERE owner = :owner AND id IN (SELECT rowid FROM journal_search "
         "WHERE journal_search MATCH :words) ORDER BY started_at DESC, id DESC LIMIT 50",
-        "ix_journal_entry_owner_started"),
+        "journal_search VIRTUAL TABLE INDEX"),
 }
 
 
