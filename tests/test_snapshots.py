@@ -117,3 +117,22 @@ def test_journal_screen(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(110, 24), run_before=open_journal)
+
+
+def test_journal_screen_grouped_by_day(snap_compare):
+    from tui.screens import JournalScreen
+    from tui.session.journal import JournalRow
+
+    rows = [JournalRow(i, "alice@localhost", "chat", "out" if i % 2 else "in", peer, "answered",
+                       T0 - dt.timedelta(days=i // 2, hours=i), T0 - dt.timedelta(days=i // 2, hours=i),
+                       0, 1, 2, f"message {i}")
+            for i, peer in enumerate(["bob@localhost", "carol@localhost", "dave@localhost",
+                                      "bob@localhost", "erin@localhost"], start=1)]
+
+    async def grouped(pilot) -> None:
+        await populate(pilot)
+        await pilot.app.push_screen(JournalScreen(pilot.app.session, rows))
+        await pilot.press("g")
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(110, 24), run_before=grouped)

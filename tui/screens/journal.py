@@ -1,9 +1,10 @@
 """The journal screen: every call and chat in one table, as in the ProCall journal.
 
-Columns: time, type, direction, contact, duration or result, preview, notes. Keys pick the period
-(t/y/w/m/a), the type (k), missed only (x), free text (/), add a note (n), export (e: CSV,
-h: HTML), refresh (F5). The table is a DataTable (rows are data, not widgets); new entries are
-pushed by the journal and appear without refreshing.
+Columns: time, type, direction, contact (presence colour, initials), duration or result, preview,
+notes. Keys pick the period (t/y/w/m/a), the type (k), missed only (x), free text (/), grouping by
+day or contact (g), add a note (n), export (e: CSV, h: HTML), refresh (F5). The table is a
+DataTable (rows are data, not widgets); new entries are pushed by the journal and appear without
+refreshing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from tui.messages import SessionUpdate
 from tui.session import ChatSession, events
 from tui.session.journal import JournalError, JournalRow
+from tui.widgets.roster import presence_dot
 
 KIND_STYLES = {"chat": "cyan", "groupchat": "blue", "audio": "green", "video": "green",
                "screen": "green", "call": "yellow", "planned": "magenta"}
@@ -81,6 +83,7 @@ class JournalScreen(Screen[None]):
         Binding("w", "period('w')", "Week"), Binding("m", "period('m')", "Month"),
         Binding("a", "period('a')", "All", show=False),
         Binding("k", "next_kind", "Type"), Binding("x", "missed", "Missed"),
+        Binding("g", "next_grouping", "Group"),
         Binding("slash", "search", "Search"), Binding("n", "note", "Note"),
         Binding("e", "export('csv')", "CSV"), Binding("h", "export('html')", "HTML", show=False),
     ]
@@ -96,6 +99,7 @@ class JournalScreen(Screen[None]):
         self.text = ""
         self.rows: dict[int, JournalRow] = {}
         self.total = 0
+        self.grouping = ""  # "", "day" or "contact"
         self.last_export = ""
 
     def compose(self) -> ComposeResult:
@@ -132,22 +136,41 @@ class JournalScreen(Screen[None]):
         self.rows = {row.id: row for row in rows}
         self._fill()
 
+    def _contact(self, peer: str) -> Text:
+        """The contact as the roster shows it: presence colour, initials, name."""
+        contact = self.session.contacts.get(peer)
+        if contact is None:
+            return Text(peer)
+        name = contact.display_name
+        initials = "".join(part[0] for part in name.replace(".", " ").split()[:2]).upper() or "?"
+        return Text.assemble(presence_dot(contact.show), " ", (f"{initials:<2}", "reverse"), " ", name)
+
     def _fill(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
         ordered = sorted(self.rows.values(), key=lambda r: (r.start, r.id), reverse=True)
-        names = {c.jid: c.display_name for c in self.session.contacts.values()}
+        if self.grouping == "contact":
+            ordered.sort(key=lambda r: r.peer)  # stable: newest first within a contact
+        group = None
         for row in ordered:
             local = row.start.astimezone()
+            heading = (local.strftime("%A %d.%m.%Y") if self.grouping == "day"
+                       else row.peer if self.grouping == "contact" else None)
+            if heading is not None and heading != group:
+                group = heading
+                table.add_row(Text(heading, style="bold underline"), "", "", "", "", "", "",
+                              key=f"group:{heading}")
             arrow = Text("→", style="cyan") if row.direction == "out" else Text("←", style="magenta")
             table.add_row(local.strftime("%d.%m. %H:%M"), Text(row.kind, style=KIND_STYLES.get(row.kind, "")),
-                          arrow, names.get(row.peer, row.peer), _duration(row),
+                          arrow, self._contact(row.peer), _duration(row),
                           row.preview[:80], "✎" if row.notes else "", key=str(row.id))
         self._show_filters(f"{len(ordered)} of {self.total}")
         self._show_detail()
 
     def _show_filters(self, status: str) -> None:
         parts = [f"period: {self.period}", f"type: {self.kind or 'all'}"]
+        if self.grouping:
+            parts.append(f"by {self.grouping}")
         if self.missed:
             parts.append("missed only")
         if self.text:
@@ -161,13 +184,14 @@ class JournalScreen(Screen[None]):
         if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.rows.get(int(key)) if key else None
+        return self.rows.get(int(key)) if key and key.isdigit() else None  # not a group heading
 
     def _show_detail(self) -> None:
         row = self._current()
         detail = self.query_one("#journal-detail", Static)
         if row is None:
-            detail.update("No entries in this view.")
+            has_rows = self.query_one(DataTable).row_count > 0
+            detail.update("Move to an entry to see its notes." if has_rows else "No entries in this view.")
             return
         lines = [f"{row.kind} with {row.peer}, {row.start.astimezone():%Y-%m-%d %H:%M}"
                  f" – {row.end.astimezone():%H:%M}, {row.result}"]
@@ -194,6 +218,10 @@ class JournalScreen(Screen[None]):
     def action_next_kind(self) -> None:
         self.kind = KIND_CYCLE[(KIND_CYCLE.index(self.kind) + 1) % len(KIND_CYCLE)]
         self.action_refresh_journal()
+
+    def action_next_grouping(self) -> None:
+        self.grouping = {"": "day", "day": "contact", "contact": ""}[self.grouping]
+        self._fill()
 
     def action_missed(self) -> None:
         self.missed = not self.missed
