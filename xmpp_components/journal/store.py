@@ -244,8 +244,11 @@ class JournalStore:
             await connection.execute(
                 update(JournalEntry).where(JournalEntry.id == bindparam("entry_id")),
                 [{"entry_id": s.id, **_row(s)} for s in changed])
-        if states:
-            await self._index(connection, [s.id for s in states if s.id is not None])
+        if new:  # fresh entries have no notes yet: their search text is known without a query
+            await connection.execute(text("INSERT INTO journal_search (rowid, text) VALUES (:id, :text)"),
+                                     [{"id": s.id, "text": f"{s.peer} {s.preview}"} for s in new])
+        if changed:
+            await self._index(connection, [s.id for s in changed if s.id is not None])
         for state in states:
             state.dirty = False
 
