@@ -20,7 +20,7 @@ from pathlib import Path
 from schema import create_engine
 from schema.migrate import upgrade_async
 from xmpp_components.journal.archive import ArchivedStanza
-from xmpp_components.journal.store import JournalStore
+from xmpp_components.journal.store import JournalStore, _match
 
 from .common import Figure
 
@@ -115,8 +115,9 @@ async def _queries(folder: Path) -> list[Figure]:
         rows = _rows(_stanzas(min(50_000, ROWS - first), rng, first))
         raw.executemany(RAW_INSERT, rows)
         raw.commit()
-    raw.execute("INSERT INTO journal_search (rowid, text) "
-                "SELECT id, peer || ' ' || preview FROM journal_entry")
+    raw.execute("INSERT INTO journal_search (rowid, owner_key, text) "
+                "SELECT id, 'o' || replace(replace(owner, '@', ''), '.', ''), peer || ' ' || preview "
+                "FROM journal_entry")
     raw.commit()
     raw.execute("ANALYZE")
     engine = create_engine(url)
@@ -148,7 +149,7 @@ def _params(owner: str) -> dict[str, object]:
     return {"owner": owner, "peer": "peer7@localhost", "start": start.strftime("%Y-%m-%d %H:%M:%S"),
             "end": (start + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
             "month_end": (start + dt.timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S"),
-            "words": '"contract"* "zanzibar"*'}
+            "words": _match([owner], "contract zanzibar")}
 
 
 async def _ours(store: JournalStore, name: str, params: dict[str, object]) -> None:

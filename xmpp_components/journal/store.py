@@ -8,6 +8,7 @@ transaction as the archive cursor, so a crash never loses or doubles an entry.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,8 +250,10 @@ class JournalStore:
                 update(JournalEntry).where(JournalEntry.id == bindparam("entry_id")),
                 [{"entry_id": s.id, **_row(s)} for s in changed])
         if new:  # fresh entries have no notes yet: their search text is known without a query
-            await connection.execute(text("INSERT INTO journal_search (rowid, text) VALUES (:id, :text)"),
-                                     [{"id": s.id, "text": f"{s.peer} {s.preview}"} for s in new])
+            await connection.execute(text("INSERT INTO journal_search (rowid, owner_key, text) "
+                                          "VALUES (:id, :key, :text)"),
+                                     [{"id": s.id, "key": owner_key(s.owner), "text": f"{s.peer} {s.preview}"}
+                                      for s in new])
         if changed:
             await self._index(connection, [s.id for s in changed if s.id is not None])
         for state in states:
@@ -267,11 +270,12 @@ class JournalStore:
                         if self.sqlite else func.string_agg(JournalNote.text, " "))
                  .where(JournalNote.entry_id.in_(ids)).group_by(JournalNote.entry_id))
         by_entry = {row[0]: row[1] for row in (await connection.execute(notes)).all()}
-        rows = (await connection.execute(select(JournalEntry.id, JournalEntry.peer,
+        rows = (await connection.execute(select(JournalEntry.id, JournalEntry.owner, JournalEntry.peer,
                                                 JournalEntry.preview).where(JournalEntry.id.in_(ids)))).all()
-        await connection.execute(text("INSERT INTO journal_search (rowid, text) VALUES (:id, :text)"),
-                                 [{"id": r[0], "text": f"{r[1]} {r[2]} {by_entry.get(r[0], '')}"}
-                                  for r in rows])
+        await connection.execute(text("INSERT INTO journal_search (rowid, owner_key, text) "
+                                      "VALUES (:id, :key, :text)"),
+                                 [{"id": r[0], "key": owner_key(r[1]),
+                                   "text": f"{r[2]} {r[3]} {by_entry.get(r[0], '')}"} for r in rows])
 
     async def _save_cursor(self, connection: AsyncConnection, cursor: int) -> None:
         updated = await connection.execute(
@@ -414,7 +418,7 @@ class JournalStore:
             query = query.where(JournalEntry.peer == bindparam("peer", peer) if "@" in peer
                                 else JournalEntry.peer.like(bindparam("peer", f"%{peer}%")))
         if search:
-            words = " ".join(f'"{w}"*' for w in search.replace('"', " ").split())
+            words = _match(owners, search)
             if self.sqlite:
                 matching = text("SELECT rowid FROM journal_search WHERE journal_search MATCH :words")
             else:
@@ -544,8 +548,21 @@ def _sqlite_values(owners: Sequence[str], start: dt.datetime | None, end: dt.dat
     values.update(direction=direction, result=result, limit=limit, offset=0,
                   start=_sqlite_time(start) if start else None, end=_sqlite_time(end) if end else None,
                   peer=(peer if peer and "@" in peer else f"%{peer}%"),
-                  words=" ".join(f'"{w}"*' for w in (search or "").replace('"', " ").split()))
+                  words=_match(owners, search or ""))
     return values
+
+
+def owner_key(owner: str) -> str:
+    """The owner as one full-text token (also in migration 0004)."""
+    return "o" + re.sub(r"[^0-9a-z]", "", owner.lower())
+
+
+def _match(owners: Sequence[str], search: str) -> str:
+    """An FTS5 query: the owners' postings only, every word as a prefix. (Owner tokens only
+    narrow the search; the entry's owner is still checked against the real address.)"""
+    words = " ".join(f'"{w}"*' for w in search.replace('"', " ").split())
+    keys = " OR ".join(owner_key(o) for o in owners)
+    return f"owner_key : ({keys}) AND text : ({words})"
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
