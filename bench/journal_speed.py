@@ -20,7 +20,7 @@ from pathlib import Path
 from schema import create_engine
 from schema.migrate import upgrade_async
 from xmpp_components.journal.archive import ArchivedStanza
-from xmpp_components.journal.store import JournalStore, _match
+from xmpp_components.journal.store import JournalStore, _match, owner_key, search_text
 
 from .common import Figure
 
@@ -115,9 +115,9 @@ async def _queries(folder: Path) -> list[Figure]:
         rows = _rows(_stanzas(min(50_000, ROWS - first), rng, first))
         raw.executemany(RAW_INSERT, rows)
         raw.commit()
-    raw.execute("INSERT INTO journal_search (rowid, owner_key, text) "
-                "SELECT id, 'o' || replace(replace(owner, '@', ''), '.', ''), peer || ' ' || preview "
-                "FROM journal_entry")
+    raw.executemany("INSERT INTO journal_search (rowid, owner_key, text) VALUES (?, ?, ?)",
+                    [(i, owner_key(o), search_text(o, f"{p} {t}"))
+                     for i, o, p, t in raw.execute("SELECT id, owner, peer, preview FROM journal_entry")])
     raw.commit()
     raw.execute("ANALYZE")
     engine = create_engine(url)

@@ -252,7 +252,8 @@ class JournalStore:
         if new:  # fresh entries have no notes yet: their search text is known without a query
             await connection.execute(text("INSERT INTO journal_search (rowid, owner_key, text) "
                                           "VALUES (:id, :key, :text)"),
-                                     [{"id": s.id, "key": owner_key(s.owner), "text": f"{s.peer} {s.preview}"}
+                                     [{"id": s.id, "key": owner_key(s.owner),
+                                       "text": self._searchable(s.owner, f"{s.peer} {s.preview}")}
                                       for s in new])
         if changed:
             await self._index(connection, [s.id for s in changed if s.id is not None])
@@ -275,7 +276,12 @@ class JournalStore:
         await connection.execute(text("INSERT INTO journal_search (rowid, owner_key, text) "
                                       "VALUES (:id, :key, :text)"),
                                  [{"id": r[0], "key": owner_key(r[1]),
-                                   "text": f"{r[2]} {r[3]} {by_entry.get(r[0], '')}"} for r in rows])
+                                   "text": self._searchable(r[1], f"{r[2]} {r[3]} {by_entry.get(r[0], '')}")}
+                                  for r in rows])
+
+    def _searchable(self, owner: str, text: str) -> str:
+        """The indexed text: per-owner tokens for SQLite's FTS5, plain for PostgreSQL."""
+        return search_text(owner, text) if self.sqlite else text
 
     async def _save_cursor(self, connection: AsyncConnection, cursor: int) -> None:
         updated = await connection.execute(
@@ -557,12 +563,24 @@ def owner_key(owner: str) -> str:
     return "o" + re.sub(r"[^0-9a-z]", "", owner.lower())
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_text(owner: str, text: str) -> str:
+    """What SQLite's full-text index stores: every word prefixed with its owner's token, so a
+    search reads one journal's postings however common the word is in all journals (also in
+    migration 0004)."""
+    key = owner_key(owner)
+    return " ".join(f"{key}x{word}" for word in _WORD.findall(text.lower()))
+
+
 def _match(owners: Sequence[str], search: str) -> str:
-    """An FTS5 query: the owners' postings only, every word as a prefix. (Owner tokens only
-    narrow the search; the entry's owner is still checked against the real address.)"""
-    words = " ".join(f'"{w}"*' for w in search.replace('"', " ").split())
-    keys = " OR ".join(owner_key(o) for o in owners)
-    return f"owner_key : ({keys}) AND text : ({words})"
+    """An FTS5 query for ``search`` (every word a prefix) in the owners' journals. Owner tokens
+    only narrow the search; the entry's owner is still checked against the real address."""
+    terms = []
+    for word in _WORD.findall(search.lower()):
+        terms.append("(" + " OR ".join(f'"{owner_key(o)}x{word}"*' for o in owners) + ")")
+    return " AND ".join(terms) or '""'
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -1,4 +1,4 @@
-"""journal_search gains the owner, so a search over one journal reads only its postings
+"""journal_search indexes words per owner, so a search over one journal reads only its postings
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +21,12 @@ def owner_key(owner: str) -> str:
     return "o" + re.sub(r"[^0-9a-z]", "", owner.lower())
 
 
+def search_text(owner: str, text: str) -> str:
+    """Words prefixed with the owner's token (the same as journal.store.search_text)."""
+    key = owner_key(owner)
+    return " ".join(f"{key}x{word}" for word in re.findall(r"[^\W_]+", text.lower()))
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text(
@@ -34,10 +40,12 @@ def upgrade() -> None:
     else:
         op.execute("ALTER TABLE journal_search ADD COLUMN owner_key TEXT NOT NULL DEFAULT ''")
         op.execute("DELETE FROM journal_search")
+    sqlite = bind.dialect.name == "sqlite"
     if rows:
         bind.execute(sa.text("INSERT INTO journal_search (rowid, owner_key, text) VALUES (:id, :key, :text)"),
-                     [{"id": r[0], "key": owner_key(r[1]), "text": f"{r[2]} {r[3]} {r[4] or ''}"}
-                      for r in rows])
+                     [{"id": r[0], "key": owner_key(r[1]),
+                       "text": search_text(r[1], f"{r[2]} {r[3]} {r[4] or ''}") if sqlite
+                       else f"{r[2]} {r[3]} {r[4] or ''}"} for r in rows])
 
 
 def downgrade() -> None:
