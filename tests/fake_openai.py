@@ -521,14 +521,18 @@ class FakeOpenAI:
             return error_response(400, "The request body must be a JSON object.", "invalid_request_error")
         return body
 
+    async def _api_body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The JSON body of an API request, or the error response (Azure checks, bad JSON)."""
+        refusal = self._azure_check(request)
+        if refusal is not None:
+            return refusal
+        return await self._json_body(request)
+
     # -- chat completions --------------------------------------------------------------------
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         """``POST /v1/chat/completions`` and its Azure equivalent."""
-        refusal = self._azure_check(request)
-        if refusal is not None:
-            return refusal
-        body = await self._json_body(request)
+        body = await self._api_body(request)
         if isinstance(body, web.Response):
             return body
         messages = body.get("messages")
@@ -621,10 +625,7 @@ class FakeOpenAI:
 
     async def _image_generations(self, request: web.Request) -> web.StreamResponse:
         """``POST /v1/images/generations`` and its Azure equivalent."""
-        refusal = self._azure_check(request)
-        if refusal is not None:
-            return refusal
-        body = await self._json_body(request)
+        body = await self._api_body(request)
         if isinstance(body, web.Response):
             return body
         prompt = body.get("prompt")
