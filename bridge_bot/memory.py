@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -98,10 +98,10 @@ class Memory:
         message = Remembered(role, content, estimate_tokens(content))
         (await self._context(context)).append(message)
 
-        async def write() -> None:
-            async with self._writer, self.sessions() as session, session.begin():
-                session.add(AssistantMessage(context=context, role=role, content=content,
-                                             tokens=message.tokens))
+        async def write() -> None:  # Core, not the ORM: this runs while the provider answers
+            async with self._writer, self.engine.begin() as connection:
+                await connection.execute(insert(AssistantMessage).values(
+                    context=context, role=role, content=content, tokens=message.tokens))
 
         return asyncio.ensure_future(write())
 
