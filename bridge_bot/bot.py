@@ -147,6 +147,8 @@ class AssistantBot:
         self._bots: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
+        self.profile_published = asyncio.Event()
+        """Set once its vCard, avatar and nickname are published (after each login)."""
         self.answered = 0
         self.on_answer: Callable[[Conversation, Completion], None] | None = None
         s = self.stream
@@ -210,6 +212,7 @@ class AssistantBot:
                   "bytes": str(len(avatar)), "width": "64", "height": "64"}],  # type: ignore[typeddict-item]
                 timeout=10)
             self.stream.plugin["xep_0172"].publish_nick(self.settings.nickname)
+            self.profile_published.set()
         except (IqError, IqTimeout) as exc:
             log.warning("profile not published: %s", type(exc).__name__)
 

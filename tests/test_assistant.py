@@ -388,17 +388,9 @@ async def test_profile_mediated_invites_room_images_and_other_bots(start_assista
     client.register_plugin("xep_0054")
 
     # display name and avatar, published like a person's client does
-    async def profile():
-        while True:
-            try:
-                vcard = await client.plugin["xep_0054"].get_vcard(bot.jid.bare, timeout=5)
-                if vcard["vcard_temp"]["FN"] == "assistant":
-                    return
-            except Exception:
-                pass
-            await asyncio.sleep(0.1)
-
-    await asyncio.wait_for(profile(), 10)
+    await asyncio.wait_for(bot.profile_published.wait(), 10)
+    vcard = await client.plugin["xep_0054"].get_vcard(bot.jid.bare, timeout=5)
+    assert vcard["vcard_temp"]["FN"] == "assistant"
     metadata = await client.plugin["xep_0060"].get_items(
         bot.jid.bare, "urn:xmpp:avatar:metadata", timeout=5)
     assert metadata["pubsub"]["items"]
