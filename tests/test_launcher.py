@@ -10,6 +10,7 @@ from pathlib import Path
 
 from slixmpp import JID
 
+from xmpp_components.stack.ejabberd import EjabberdServer
 from xmpp_components.stack.processes import COMPONENTS, ComponentProcess
 from xmpp_components.stack.settings import StackSettings, private_settings
 
@@ -74,10 +75,13 @@ async def test_up_status_down(tmp_path):
         again = launcher(settings, "up", "--no-client")  # idempotent: nothing restarts
         assert again.returncode == 0
         assert "ejabberd     running" in again.stdout
+        pids = [EjabberdServer(settings).pid(), *(ComponentProcess(settings, n).pid() for n in COMPONENTS)]
     finally:
         down = launcher(settings, "down")
     assert down.returncode == 0, down.stdout + down.stderr
     assert our_processes(settings) == []
+    # gone from the process table too: `pgrep -a beam` right after `down` shows nothing of ours
+    assert [pid for pid in pids if pid and Path(f"/proc/{pid}").exists()] == []
     stopped = launcher(settings, "status")
     assert stopped.returncode == 3
     assert "ejabberd     stopped" in stopped.stdout

@@ -58,6 +58,12 @@ def terminate(pid: int, timeout: float) -> None:
     # helpers started by the process (erl_child_setup, …) share its group
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+    # until it is gone from the process table too (reaped), so `pgrep` right after shows nothing
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # ours to reap if we started it in this process
+        time.sleep(0.02)
 
 
 def tail(path: Path, lines: int = 20) -> str:
