@@ -1,6 +1,7 @@
 """Run the local OpenAI-wire server in a process of its own, as a real provider would be.
 
-``python -m bench.provider_process TTFT`` prints the base URL on its first line, then serves;
+``python -m bench.provider_process TTFT [CHUNK_DELAY]`` prints the base URL on its first line,
+then serves;
 each line read on stdin is answered with the number of TCP connections that carried requests so
 far; it stops when stdin closes.
 """
@@ -13,8 +14,9 @@ import sys
 from tests.fake_openai import FakeOpenAI
 
 
-async def main(first_token_delay: float) -> None:
-    async with FakeOpenAI(api_key="sk-bench", first_token_delay=first_token_delay) as server:
+async def main(first_token_delay: float, chunk_delay: float) -> None:
+    async with FakeOpenAI(api_key="sk-bench", first_token_delay=first_token_delay,
+                          chunk_delay=chunk_delay) as server:
         print(server.base_url, flush=True)
         loop = asyncio.get_running_loop()
         while await loop.run_in_executor(None, sys.stdin.readline):
@@ -22,4 +24,4 @@ async def main(first_token_delay: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(float(sys.argv[1])))
+    asyncio.run(main(float(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0))
