@@ -396,5 +396,18 @@ async def test_journal_screen_in_our_client(journal, pair, raw_client, stack_set
         await pilot.press("e")
         await app.workers.wait_for_complete()
         assert screen.last_export.startswith("http")
+
+        # bob's journal: refused without a grant, shown with one
+        await pilot.press("slash", "enter")  # clear the search
+        await app.workers.wait_for_complete()
+        await pilot.press("o", *bob.jid.bare, "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any("may not read the journal" in n.message for n in app._notifications)
+        await journal.store.grant(alice.jid.bare, bob.jid.bare)
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table.row_count == 1 and screen.rows[next(iter(screen.rows))].owner == bob.jid.bare
         await pilot.press("escape")
         assert not isinstance(app.screen, JournalScreen)

@@ -2,7 +2,8 @@
 
 Columns: time, type, direction, contact (presence colour, initials), duration or result, preview,
 notes. Keys pick the period (t/y/w/m/a), the type (k), missed only (x), free text (/), grouping by
-day or contact (g), add a note (n), export (e: CSV, h: HTML), refresh (F5). The table is a
+day or contact (g), whose journal (o: someone's or a group's, with a grant), add a note (n), export
+(e: CSV, h: HTML), refresh (F5). The table is a
 DataTable (rows are data, not widgets); new entries are pushed by the journal and appear without
 refreshing.
 """
@@ -84,6 +85,7 @@ class JournalScreen(Screen[None]):
         Binding("a", "period('a')", "All", show=False),
         Binding("k", "next_kind", "Type"), Binding("x", "missed", "Missed"),
         Binding("g", "next_grouping", "Group"),
+        Binding("o", "whose", "Whose", show=False),
         Binding("slash", "search", "Search"), Binding("n", "note", "Note"),
         Binding("e", "export('csv')", "CSV"), Binding("h", "export('html')", "HTML", show=False),
     ]
@@ -100,6 +102,7 @@ class JournalScreen(Screen[None]):
         self.rows: dict[int, JournalRow] = {}
         self.total = 0
         self.grouping = ""  # "", "day" or "contact"
+        self.whose = ""  # "" (mine), "user@domain" or "group:Name"
         self.last_export = ""
 
     def compose(self) -> ComposeResult:
@@ -128,7 +131,8 @@ class JournalScreen(Screen[None]):
         self._show_filters("loading…")
         try:
             rows, self.total = await self.session.journal.query(
-                self.period, (self.kind,) if self.kind else (), self.missed, self.text)
+                self.period, (self.kind,) if self.kind else (), self.missed, self.text,
+                whose=self.whose)
         except JournalError as exc:
             self.notify(str(exc), title="Journal", severity="error")
             self._show_filters("")
@@ -168,7 +172,8 @@ class JournalScreen(Screen[None]):
         self._show_detail()
 
     def _show_filters(self, status: str) -> None:
-        parts = [f"period: {self.period}", f"type: {self.kind or 'all'}"]
+        parts = [f"journal: {self.whose or 'mine'}", f"period: {self.period}",
+                 f"type: {self.kind or 'all'}"]
         if self.grouping:
             parts.append(f"by {self.grouping}")
         if self.missed:
@@ -232,11 +237,25 @@ class JournalScreen(Screen[None]):
         search.add_class("shown")
         search.focus()
 
+    def action_whose(self) -> None:
+        """Ask whose journal to show (someone else's or a group's needs a grant)."""
+        search = self.query_one("#journal-search", Input)
+        search.placeholder = "Whose journal: user@domain, group:Name, or empty for mine — Enter"
+        search.value = self.whose
+        search.add_class("shown", "whose")
+        search.focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "journal-search":
             return
-        self.text = event.value.strip()
+        if event.input.has_class("whose"):
+            self.whose = event.value.strip()
+            event.input.remove_class("whose")
+        else:
+            self.text = event.value.strip()
         event.input.remove_class("shown")
+        event.input.value = ""
+        event.input.placeholder = "Search previews and notes, Enter to apply"
         self.query_one(DataTable).focus()
         self.action_refresh_journal()
 

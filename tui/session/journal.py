@@ -101,9 +101,14 @@ class JournalService:
         return payload
 
     async def query(self, period: str = "week", kinds: tuple[str, ...] = (), missed: bool = False,
-                    text: str = "", limit: int = 200) -> tuple[list[JournalRow], int]:
-        """A view of my journal and the total number of entries in it."""
+                    text: str = "", limit: int = 200, whose: str = "") -> tuple[list[JournalRow], int]:
+        """A view of a journal — mine, or ``whose`` (``user@domain`` or ``group:Name``, with a
+        grant) — and the total number of entries in it."""
         attrs = {"period": period}
+        if whose.startswith("group:"):
+            attrs["group"] = whose[6:]
+        elif whose:
+            attrs["owner"] = whose
         if kinds:
             attrs["kind"] = " ".join(kinds)
         if missed:
