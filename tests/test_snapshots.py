@@ -136,3 +136,30 @@ def test_journal_screen_grouped_by_day(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(110, 24), run_before=grouped)
+
+
+async def test_journal_columns_can_be_hidden_and_reordered():
+    from textual.widgets import DataTable
+
+    from tui.screens import JournalScreen
+    from tui.session.journal import JournalRow
+
+    rows = [JournalRow(1, "alice@localhost", "chat", "out", "bob@localhost", "answered", T0, T0,
+                       0, 1, 1, "hello")]
+    app = demo_app()
+    async with app.run_test(size=(110, 24)) as pilot:
+        await populate(pilot)
+        await app.push_screen(JournalScreen(app.session, rows))
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+
+        def labels() -> list[str]:
+            return [str(column.label) for column in table.ordered_columns]
+
+        assert labels()[:2] == ["Time", "Type"]
+        await pilot.press("c", "space", "a")  # hide Time
+        await pilot.pause()
+        assert "Time" not in labels() and table.row_count == 1
+        await pilot.press("c", "space", "down", "down", "down", "shift+up", "a")  # Time back; Contact up
+        await pilot.pause()
+        assert labels()[:4] == ["Time", "Type", "Contact", "Dir"]

@@ -30,7 +30,7 @@ class SwitchboardApp(App[None]):
 
     def _forward(self, event: events.SessionEvent) -> None:
         self.main_screen.post_message(SessionUpdate(event))
-        if self.screen is not self.main_screen:  # e.g. the journal, for pushes
+        if len(self.screen_stack) > 1 and self.screen is not self.main_screen:  # e.g. the journal
             self.screen.post_message(SessionUpdate(event))
 
     async def on_mount(self) -> None:

@@ -2,8 +2,8 @@
 
 Columns: time, type, direction, contact (presence colour, initials), duration or result, preview,
 notes. Keys pick the period (t/y/w/m/a), the type (k), missed only (x), free text (/), grouping by
-day or contact (g), whose journal (o: someone's or a group's, with a grant), add a note (n), export
-(e: CSV, h: HTML), refresh (F5). The table is a
+day or contact (g), whose journal (o: someone's or a group's, with a grant), columns to show and
+their order (c), add a note (n), export (e: CSV, h: HTML), refresh (F5). The table is a
 DataTable (rows are data, not widgets); new entries are pushed by the journal and appear without
 refreshing.
 """
@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, SelectionList, Static
 
 from tui.messages import SessionUpdate
 from tui.session import ChatSession, events
@@ -41,6 +41,45 @@ def _duration(row: JournalRow) -> Text:
         return Text("planned", style="yellow")
     minutes, seconds = divmod(row.duration, 60)
     return Text(f"{minutes}:{seconds:02d}")
+
+
+class ColumnsDialog(ModalScreen[list[tuple[str, str, bool]] | None]):
+    """Show, hide and reorder the journal's columns: Space toggles, Shift+Up/Down moves,
+    A applies, Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("a", "apply", "Apply"),
+                Binding("shift+up", "move(-1)", "Up"), Binding("shift+down", "move(1)", "Down")]
+
+    def __init__(self, columns: list[tuple[str, str, bool]]) -> None:
+        super().__init__()
+        self.columns = list(columns)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="columns-dialog"):
+            yield Static("Columns — Space shows/hides, Shift+Up/Down moves, A applies, Esc cancels")
+            yield SelectionList[str](*((label, key, shown) for key, label, shown in self.columns),
+                                     id="columns-list")
+
+    def _current(self) -> list[tuple[str, str, bool]]:
+        chosen = set(self.query_one(SelectionList).selected)
+        return [(key, label, key in chosen) for key, label, _ in self.columns]
+
+    def action_move(self, step: int) -> None:
+        selection: SelectionList[str] = self.query_one(SelectionList)
+        index = selection.highlighted
+        if index is None or not 0 <= index + step < len(self.columns):
+            return
+        self.columns = self._current()
+        self.columns[index], self.columns[index + step] = self.columns[index + step], self.columns[index]
+        selection.clear_options()
+        selection.add_options([(label, key, shown) for key, label, shown in self.columns])
+        selection.highlighted = index + step
+
+    def action_apply(self) -> None:
+        self.dismiss(self._current())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class NoteDialog(ModalScreen[str | None]):
@@ -73,7 +112,8 @@ class JournalScreen(Screen[None]):
     JournalScreen #journal-detail { height: 4; padding: 0 1; background: $boost; }
     JournalScreen #journal-search { display: none; }
     JournalScreen #journal-search.shown { display: block; }
-    NoteDialog { align: center middle; }
+    NoteDialog, ColumnsDialog { align: center middle; }
+    ColumnsDialog #columns-dialog { width: 64; height: 14; border: tall $accent; background: $surface; }
     NoteDialog #note-dialog { width: 60; height: 5; border: tall $accent; background: $surface; }
     """
 
@@ -86,6 +126,7 @@ class JournalScreen(Screen[None]):
         Binding("k", "next_kind", "Type"), Binding("x", "missed", "Missed"),
         Binding("g", "next_grouping", "Group"),
         Binding("o", "whose", "Whose", show=False),
+        Binding("c", "columns", "Columns", show=False),
         Binding("slash", "search", "Search"), Binding("n", "note", "Note"),
         Binding("e", "export('csv')", "CSV"), Binding("h", "export('html')", "HTML", show=False),
     ]
@@ -103,15 +144,13 @@ class JournalScreen(Screen[None]):
         self.total = 0
         self.grouping = ""  # "", "day" or "contact"
         self.whose = ""  # "" (mine), "user@domain" or "group:Name"
+        self.columns: list[tuple[str, str, bool]] = [(key, label, True) for key, label in COLUMNS]
         self.last_export = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="journal-filters")
         yield Input(placeholder="Search previews and notes, Enter to apply", id="journal-search")
-        table: DataTable[Text | str] = DataTable(id="journal-table", cursor_type="row", zebra_stripes=True)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield DataTable(id="journal-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="journal-detail")
         yield Footer()
 
@@ -151,7 +190,11 @@ class JournalScreen(Screen[None]):
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
-        table.clear()
+        table.clear(columns=True)
+        shown = [(key, label) for key, label, visible in self.columns if visible]
+        for key, label in shown:
+            table.add_column(label, key=key)
+        keys = [key for key, _ in shown]
         ordered = sorted(self.rows.values(), key=lambda r: (r.start, r.id), reverse=True)
         if self.grouping == "contact":
             ordered.sort(key=lambda r: r.peer)  # stable: newest first within a contact
@@ -162,12 +205,14 @@ class JournalScreen(Screen[None]):
                        else row.peer if self.grouping == "contact" else None)
             if heading is not None and heading != group:
                 group = heading
-                table.add_row(Text(heading, style="bold underline"), "", "", "", "", "", "",
+                table.add_row(Text(heading, style="bold underline"), *([""] * (len(keys) - 1)),
                               key=f"group:{heading}")
             arrow = Text("→", style="cyan") if row.direction == "out" else Text("←", style="magenta")
-            table.add_row(local.strftime("%d.%m. %H:%M"), Text(row.kind, style=KIND_STYLES.get(row.kind, "")),
-                          arrow, self._contact(row.peer), _duration(row),
-                          row.preview[:80], "✎" if row.notes else "", key=str(row.id))
+            cells = {"time": local.strftime("%d.%m. %H:%M"),
+                     "kind": Text(row.kind, style=KIND_STYLES.get(row.kind, "")), "dir": arrow,
+                     "contact": self._contact(row.peer), "what": _duration(row),
+                     "preview": row.preview[:80], "notes": "✎" if row.notes else ""}
+            table.add_row(*(cells[key] for key in keys), key=str(row.id))
         self._show_filters(f"{len(ordered)} of {self.total}")
         self._show_detail()
 
@@ -223,6 +268,14 @@ class JournalScreen(Screen[None]):
     def action_next_kind(self) -> None:
         self.kind = KIND_CYCLE[(KIND_CYCLE.index(self.kind) + 1) % len(KIND_CYCLE)]
         self.action_refresh_journal()
+
+    def action_columns(self) -> None:
+        def apply(columns: list[tuple[str, str, bool]] | None) -> None:
+            if columns is not None and any(shown for _, _, shown in columns):
+                self.columns = columns
+                self._fill()
+
+        self.app.push_screen(ColumnsDialog(self.columns), apply)
 
     def action_next_grouping(self) -> None:
         self.grouping = {"": "day", "day": "contact", "contact": ""}[self.grouping]
