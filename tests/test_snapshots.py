@@ -163,3 +163,12 @@ async def test_journal_columns_can_be_hidden_and_reordered():
         await pilot.press("c", "space", "down", "down", "down", "shift+up", "a")  # Time back; Contact up
         await pilot.pause()
         assert labels()[:4] == ["Time", "Type", "Contact", "Dir"]
+
+
+def test_presence_dialog(snap_compare):
+    async def open_dialog(pilot) -> None:
+        await populate(pilot)
+        await pilot.press("f2", "down")
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=open_dialog)

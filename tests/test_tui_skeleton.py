@@ -103,3 +103,26 @@ async def test_login_failure_is_shown_not_raised(make_account, stack_settings):
         notes = [n.message for n in app._notifications]
         assert any("refused the password" in note for note in notes)
         assert app.session.state == "offline"
+
+
+async def test_setting_presence_and_note_reaches_other_clients(pair, raw_client, stack_settings):
+    alice, bob = pair
+    peer = await raw_client(bob)
+    seen: asyncio.Queue = asyncio.Queue()
+    peer.add_event_handler("presence", lambda p: p["from"].bare == alice.jid.bare and seen.put_nowait(p))
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="online")
+        await pilot.press("f2", "down", "enter")  # available -> away, then the note
+        await pilot.press(*"Sales meeting until 10:30", "enter")
+        while (presence := await asyncio.wait_for(seen.get(), 10))["show"] != "away":
+            pass
+        assert presence["status"] == "Sales meeting until 10:30"
+        await pilot.pause()
+        bar = app.screen.query_one("#presence")
+        assert "Sales meeting until 10:30" in str(bar.render())
+        await pilot.press("f2", "down", "enter", "enter")  # busy, note kept
+        while (presence := await asyncio.wait_for(seen.get(), 10))["show"] != "dnd":
+            pass
+        assert presence["status"] == "Sales meeting until 10:30"

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
 from tui.messages import SessionUpdate
-from tui.session import ChatSession, events
+from tui.session import ChatSession, Show, events
 from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.presence_bar import PresenceBar
 from tui.widgets.roster import RosterList, presence_dot
@@ -22,6 +22,7 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "focus_roster", "Contacts"),
         Binding("ctrl+o", "focus_roster", "Contacts", show=False),
+        Binding("f2", "presence", "Presence"),
         Binding("f3", "journal", "Journal"),
     ]
 
@@ -48,6 +49,19 @@ class MainScreen(Screen[None]):
 
     def action_focus_roster(self) -> None:
         self.query_one(RosterList).focus()
+
+    def action_presence(self) -> None:
+        from .presence import PresenceDialog
+
+        def apply(choice: tuple[Show, str] | None) -> None:
+            if choice is None:
+                return
+            self.session.set_presence(*choice)  # sent now, or when the session is back
+            if self.session.state != "online":
+                self.notify("Not connected: your presence is sent when you are online again.",
+                            severity="warning")
+
+        self.app.push_screen(PresenceDialog(self.session.me.show, self.session.me.status), apply)
 
     def action_journal(self) -> None:
         from .journal import JournalScreen
