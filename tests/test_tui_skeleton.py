@@ -126,3 +126,24 @@ async def test_setting_presence_and_note_reaches_other_clients(pair, raw_client,
         while (presence := await asyncio.wait_for(seen.get(), 10))["show"] != "dnd":
             pass
         assert presence["status"] == "Sales meeting until 10:30"
+
+
+async def test_idle_turns_away_with_idle_time_and_activity_brings_it_back(pair, raw_client,
+                                                                          stack_settings):
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=("xep_0319",))
+    seen: asyncio.Queue = asyncio.Queue()
+    peer.add_event_handler("presence", lambda p: p["from"].bare == alice.jid.bare and seen.put_nowait(p))
+    app = SwitchboardApp(session_account(alice, stack_settings), idle_after=0.6)
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="online")
+        # nobody touches the client: away, with the time since when (XEP-0319)
+        while (presence := await asyncio.wait_for(seen.get(), 10))["show"] != "away":
+            pass
+        assert presence.xml.find("{urn:xmpp:idle:1}idle") is not None
+        await pilot.press("a")  # activity
+        while (presence := await asyncio.wait_for(seen.get(), 10))["show"] != "":
+            pass
+        assert presence["type"] == "available"
+        assert presence.xml.find("{urn:xmpp:idle:1}idle") is None

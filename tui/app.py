@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from textual.app import App
+from textual.events import Event, Key, MouseDown, MouseScrollDown, MouseScrollUp
 
 from tui.messages import SessionUpdate
 from tui.screens import MainScreen
@@ -19,10 +21,13 @@ class SwitchboardApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Switchboard"
 
-    def __init__(self, account: Account, *, autoconnect: bool = True) -> None:
-        """``autoconnect=False`` leaves starting the session to the caller (tests, demos)."""
+    def __init__(self, account: Account, *, autoconnect: bool = True, idle_after: float = 300.0) -> None:
+        """``autoconnect=False`` leaves starting the session to the caller (tests, demos);
+        ``idle_after`` seconds without a key or click turn *available* into *away* (0: never)."""
         super().__init__()
         self.autoconnect = autoconnect
+        self.idle_after = idle_after
+        self._last_activity = time.monotonic()
         self.session = ChatSession(account)
         self.main_screen = MainScreen(self.session)
         self.session.subscribe(self._forward)
@@ -35,9 +40,23 @@ class SwitchboardApp(App[None]):
 
     async def on_mount(self) -> None:
         await self.push_screen(self.main_screen)
+        if self.idle_after > 0:
+            self.set_interval(min(5.0, self.idle_after / 3), self._check_idle)
         self.ready_ms = (time.perf_counter_ns() - STARTED_NS) / 1e6
         if self.autoconnect:
             self.run_worker(self._connect(), name="connect", exclusive=True)
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, (Key, MouseDown, MouseScrollDown, MouseScrollUp)):
+            self._last_activity = time.monotonic()
+            if self.session.idle_since is not None:
+                self.session.back_from_idle()
+        await super().on_event(event)
+
+    def _check_idle(self) -> None:
+        idle = time.monotonic() - self._last_activity
+        if self.session.state == "online" and idle >= self.idle_after:
+            self.session.go_idle(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=idle))
 
     async def _connect(self) -> None:
         try:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from slixmpp import JID, ClientXMPP, Message, Presence
+from slixmpp.plugins.xep_0319.stanza import Idle
+from slixmpp.xmlstream import register_stanza_plugin
 
 from xmpp_components import slixfix
 from xmpp_components.base.reconnect import Reconnector
@@ -66,6 +68,7 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
             self.ca_certs = account.ca_file
         for plugin in self.PLUGINS:
             self.register_plugin(plugin)
+        register_stanza_plugin(Presence, Idle)
         # without an identity slixmpp answers disco as client/bot, and bots are ignored in rooms
         self.plugin["xep_0030"].add_identity(category="client", itype="console", name="Switchboard")
         self.plugin["xep_0184"].auto_ack = True
@@ -87,6 +90,9 @@ class ChatSession:
         self._stream: _Stream | None = None
         self._reconnector: Reconnector | None = None
         self._read_sent: dict[str, str] = {}
+        self.idle_since: dt.datetime | None = None
+        """Set while I am away because idle (XEP-0319); None when active."""
+        self._before_idle: Show | None = None
         self._ready: asyncio.Future[None] | None = None
         self._journal: JournalService | None = None
 
@@ -241,9 +247,29 @@ class ChatSession:
 
     def set_presence(self, show: Show, status: str = "") -> None:
         """Publish my state and absence note to every contact."""
+        self._before_idle = self.idle_since = None  # a choice of mine ends automatic away
         self.me = ResourcePresence(show, status)
         self._send_own_presence()
         self._emit(events.OwnPresenceChanged(show, status))
+
+    def go_idle(self, since: dt.datetime) -> None:
+        """Nobody has touched the client since ``since``: show *away* with XEP-0319 idle time,
+        unless I chose a state other than available myself."""
+        if self.idle_since is not None or self.me.show not in (Show.AVAILABLE, Show.CHAT):
+            return
+        self._before_idle, self.idle_since = self.me.show, since
+        self.me = ResourcePresence(Show.AWAY, self.me.status)
+        self._send_own_presence()
+        self._emit(events.OwnPresenceChanged(self.me.show, self.me.status))
+
+    def back_from_idle(self) -> None:
+        """Activity again: return to the state before going idle."""
+        if self.idle_since is None or self._before_idle is None:
+            return
+        self.me = ResourcePresence(self._before_idle, self.me.status)
+        self._before_idle = self.idle_since = None
+        self._send_own_presence()
+        self._emit(events.OwnPresenceChanged(self.me.show, self.me.status))
 
     def _send_own_presence(self) -> None:
         if self._stream is None or self.state == "offline" and self._stream.transport is None:
@@ -251,10 +277,12 @@ class ChatSession:
         show = self.me.show
         if show is Show.OFFLINE:
             self.stream.send_presence(ptype="unavailable", pstatus=self.me.status or None)
-        else:
-            self.stream.send_presence(
-                pshow=None if show is Show.AVAILABLE else show.value,
-                pstatus=self.me.status or None)
+            return
+        presence = self.stream.make_presence(
+            pshow=None if show is Show.AVAILABLE else show.value, pstatus=self.me.status or None)
+        if self.idle_since is not None:  # XEP-0319, without slixmpp's per-stanza async filter
+            presence["idle"]["since"] = self.idle_since
+        presence.send()
 
     # --- conversations ---------------------------------------------------------------------------
 
