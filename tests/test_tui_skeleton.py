@@ -147,3 +147,26 @@ async def test_idle_turns_away_with_idle_time_and_activity_brings_it_back(pair, 
             pass
         assert presence["type"] == "available"
         assert presence.xml.find("{urn:xmpp:idle:1}idle") is None
+
+
+async def test_inform_me_when_a_contact_comes_online_or_leaves(pair, raw_client, stack_settings):
+    alice, bob = pair
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="online")
+        await pilot.pause()
+        roster = app.screen.query_one(RosterList)
+        roster.focus()
+        roster.highlighted = roster.get_option_index(bob.jid.bare)
+        await pilot.press("i")
+        peer = await raw_client(bob)
+        await watch.until(lambda: app.session.contacts[bob.jid.bare].show is Show.AVAILABLE,
+                          what="bob online")
+        await pilot.pause()
+        assert any(n.title == "Status change" and "available" in n.message for n in app._notifications)
+        await peer.stop()
+        await watch.until(lambda: app.session.contacts[bob.jid.bare].show is Show.OFFLINE,
+                          what="bob offline")
+        await pilot.pause()
+        assert any(n.title == "Status change" and "offline" in n.message for n in app._notifications)

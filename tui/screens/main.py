@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
 from tui.messages import SessionUpdate
-from tui.session import ChatSession, Show, events
+from tui.session import ChatSession, Contact, Show, events
 from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.presence_bar import PresenceBar
 from tui.widgets.roster import RosterList, presence_dot
@@ -23,6 +23,7 @@ class MainScreen(Screen[None]):
         Binding("escape", "focus_roster", "Contacts"),
         Binding("ctrl+o", "focus_roster", "Contacts", show=False),
         Binding("f2", "presence", "Presence"),
+        Binding("i", "inform", "Inform me", show=False),
         Binding("f3", "journal", "Journal"),
     ]
 
@@ -30,6 +31,8 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.open_jid: str | None = None
+        self.watched: dict[str, bool] = {}
+        """Contacts to tell me about (PR5): bare JID -> whether they were online last time."""
 
     def compose(self) -> ComposeResult:
         yield PresenceBar(self.session.jid.bare, id="presence")
@@ -49,6 +52,32 @@ class MainScreen(Screen[None]):
 
     def action_focus_roster(self) -> None:
         self.query_one(RosterList).focus()
+
+    def action_inform(self) -> None:
+        """Toggle "inform me about status change" for the highlighted contact."""
+        roster = self.query_one(RosterList)
+        option = roster.highlighted_option
+        if option is None or not option.id:
+            return
+        contact = self.session.contacts.get(option.id)
+        if contact is None:
+            return
+        if self.watched.pop(contact.jid, None) is not None:
+            self.notify(f"No longer telling you about {contact.display_name}.")
+        else:
+            self.watched[contact.jid] = contact.show is not Show.OFFLINE
+            self.notify(f"You will be told when {contact.display_name} comes online or leaves.")
+
+    def _inform(self, contact: Contact) -> None:
+        if contact.jid not in self.watched:
+            return
+        online = contact.show is not Show.OFFLINE
+        if online != self.watched[contact.jid]:
+            self.watched[contact.jid] = online
+            self.notify(f"{contact.display_name} is now {contact.show.label}"
+                        + (f" — {contact.status}" if contact.status else ""),
+                        title="Status change", timeout=10)
+            self.app.bell()
 
     def action_presence(self) -> None:
         from .presence import PresenceDialog
@@ -133,6 +162,7 @@ class MainScreen(Screen[None]):
             contact = self.session.contacts.get(event.jid)
             if contact is not None:
                 roster.update_contact(contact)
+                self._inform(contact)
             if event.jid == self.open_jid:
                 self._update_title()
         elif isinstance(event, events.MessageAdded):
