@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from slixmpp import JID
+from slixmpp.xmlstream import ET
 
 from tui.app import SwitchboardApp
 from tui.session import Delivery, Show
@@ -170,3 +171,35 @@ async def test_inform_me_when_a_contact_comes_online_or_leaves(pair, raw_client,
                           what="bob offline")
         await pilot.pause()
         assert any(n.title == "Status change" and "offline" in n.message for n in app._notifications)
+
+
+async def test_contact_card_shows_presence_and_vcard(pair, raw_client, stack_settings):
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=("xep_0054",))
+    vcard = peer.plugin["xep_0054"].make_vcard()
+    vcard["FN"] = "Bob Builder"
+    vcard["ORG"]["ORGNAME"] = "Builders Ltd"
+    tel = ET.SubElement(vcard.xml, "{vcard-temp}TEL")
+    ET.SubElement(tel, "{vcard-temp}WORK")
+    ET.SubElement(tel, "{vcard-temp}NUMBER").text = "+49 30 1234567"
+    await peer.plugin["xep_0054"].publish_vcard(vcard, timeout=10)
+    peer.send_presence(pshow="away", pstatus="At the site")
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: app.session.contacts.get(bob.jid.bare) is not None
+                          and app.session.contacts[bob.jid.bare].show is Show.AWAY, what="bob away")
+        await pilot.pause()
+        roster = app.screen.query_one(RosterList)
+        roster.focus()
+        roster.highlighted = roster.get_option_index(bob.jid.bare)
+        await pilot.press("d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        head = str(app.screen.query_one("#card-head").render())
+        card = str(app.screen.query_one("#card-vcard").render())
+        assert "away" in head and "At the site" in head
+        assert "Bob Builder" in card and "Builders Ltd" in card and "+49 30 1234567" in card
+        assert "phone (work)" in card
+        await pilot.press("escape")
+        assert app.screen is app.main_screen

@@ -24,6 +24,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+o", "focus_roster", "Contacts", show=False),
         Binding("f2", "presence", "Presence"),
         Binding("i", "inform", "Inform me", show=False),
+        Binding("d", "card", "Details", show=False),
         Binding("f3", "journal", "Journal"),
     ]
 
@@ -52,6 +53,15 @@ class MainScreen(Screen[None]):
 
     def action_focus_roster(self) -> None:
         self.query_one(RosterList).focus()
+
+    def action_card(self) -> None:
+        """The highlighted contact's details card."""
+        from .card import ContactCard
+
+        option = self.query_one(RosterList).highlighted_option
+        contact = self.session.contacts.get(option.id) if option and option.id else None
+        if contact is not None and self.session.state == "online":
+            self.app.push_screen(ContactCard(self.session, contact))
 
     def action_inform(self) -> None:
         """Toggle "inform me about status change" for the highlighted contact."""

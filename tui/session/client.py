@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from slixmpp import JID, ClientXMPP, Message, Presence
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.plugins.xep_0319.stanza import Idle
 from slixmpp.xmlstream import register_stanza_plugin
 
@@ -58,7 +59,7 @@ class Account:
 class _Stream(ClientXMPP):  # type: ignore[misc]
     """The slixmpp client with the plugins a chat client needs."""
 
-    PLUGINS = ("xep_0030", "xep_0115", "xep_0085", "xep_0184", "xep_0198", "xep_0199",
+    PLUGINS = ("xep_0030", "xep_0054", "xep_0115", "xep_0085", "xep_0184", "xep_0198", "xep_0199",
                "xep_0203", "xep_0280", "xep_0308", "xep_0333", "xep_0359")
 
     def __init__(self, account: Account) -> None:
@@ -283,6 +284,25 @@ class ChatSession:
         if self.idle_since is not None:  # XEP-0319, without slixmpp's per-stanza async filter
             presence["idle"]["since"] = self.idle_since
         presence.send()
+
+    async def card(self, jid: str) -> dict[str, str]:
+        """A contact's business card from their vCard (XEP-0054): name, organisation, title,
+        phone numbers, e-mail. Empty fields are left out; no vCard gives an empty card."""
+        try:
+            result = await self.stream.plugin["xep_0054"].get_vcard(JID(jid), timeout=10)
+        except (IqError, IqTimeout):
+            return {}
+        vcard = result["vcard_temp"]
+        ns = "{vcard-temp}"
+        card = {"name": vcard["FN"], "nickname": vcard["NICKNAME"],
+                "organisation": vcard["ORG"]["ORGNAME"], "title": vcard["TITLE"]}
+        for tel in vcard.xml.findall(f"{ns}TEL"):  # several numbers, each with its kinds
+            kinds = [c.tag[len(ns):].lower() for c in tel if c.tag != f"{ns}NUMBER"]
+            label = "phone" + (f" ({', '.join(k for k in kinds if k != 'voice')})" if kinds else "")
+            card[label] = tel.findtext(f"{ns}NUMBER") or ""
+        for email in vcard.xml.findall(f"{ns}EMAIL"):
+            card.setdefault("e-mail", email.findtext(f"{ns}USERID") or "")
+        return {k: str(v) for k, v in card.items() if v}
 
     # --- conversations ---------------------------------------------------------------------------
 
