@@ -172,3 +172,16 @@ def test_presence_dialog(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=open_dialog)
+
+
+async def test_hide_offline_contacts():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await populate(pilot)
+        roster = app.main_screen.query_one("#roster")
+        ids = lambda: [o.id for o in roster.options if o.id]  # noqa: E731
+        assert "erin@localhost" in ids()
+        await pilot.press("h")
+        assert "erin@localhost" not in ids() and "bob@localhost" in ids()
+        await pilot.press("h")
+        assert "erin@localhost" in ids()

@@ -25,6 +25,7 @@ class MainScreen(Screen[None]):
         Binding("f2", "presence", "Presence"),
         Binding("i", "inform", "Inform me", show=False),
         Binding("d", "card", "Details", show=False),
+        Binding("h", "hide_offline", "Hide offline", show=False),
         Binding("f3", "journal", "Journal"),
     ]
 
@@ -53,6 +54,12 @@ class MainScreen(Screen[None]):
 
     def action_focus_roster(self) -> None:
         self.query_one(RosterList).focus()
+
+    def action_hide_offline(self) -> None:
+        """Show or leave out offline contacts."""
+        roster = self.query_one(RosterList)
+        roster.hide_offline = not roster.hide_offline
+        roster.set_contacts(self.session.contacts.values())
 
     def action_card(self) -> None:
         """The highlighted contact's details card."""

@@ -46,6 +46,9 @@ class RosterList(OptionList):
         super().__init__(id=id)
         self._contacts: dict[str, Contact] = {}
         self._unread: dict[str, int] = {}
+        self._listed: set[str] = set()
+        self.hide_offline = False
+        """Leave out offline contacts (unless they have unread messages)."""
 
     def prompt(self, contact: Contact) -> Text:
         """How one contact reads: dot, name, unread count, state and note."""
@@ -67,6 +70,8 @@ class RosterList(OptionList):
         self._contacts = {c.jid: c for c in contacts}
         groups: dict[str, list[Contact]] = {}
         for contact in self._contacts.values():
+            if not self._visible(contact):
+                continue
             for group in contact.groups or (UNGROUPED,):
                 groups.setdefault(group, []).append(contact)
         options: list[Option] = []
@@ -80,14 +85,22 @@ class RosterList(OptionList):
                 seen.add(contact.jid)
                 options.append(Option(self.prompt(contact), id=contact.jid))
         self.set_options(options)
+        self._listed = seen
         if highlighted and highlighted in seen:
             self.highlighted = self.get_option_index(highlighted)
         elif seen and self.highlighted is None:
             self.highlighted = next(i for i, o in enumerate(options) if not o.disabled)
 
+    def _visible(self, contact: Contact) -> bool:
+        return (not self.hide_offline or contact.show is not Show.OFFLINE
+                or bool(self._unread.get(contact.jid)))
+
     def update_contact(self, contact: Contact) -> None:
-        """Redraw one contact after a presence change."""
+        """Redraw one contact after a presence change (or list it again, or leave it out)."""
         self._contacts[contact.jid] = contact
+        if self._visible(contact) != (contact.jid in self._listed):
+            self.set_contacts(self._contacts.values())
+            return
         with contextlib.suppress(OptionDoesNotExist):  # not listed yet: the next rebuild shows it
             self.replace_option_prompt(contact.jid, self.prompt(contact))
 
