@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xmpp_components.stack.ejabberd import EjabberdServer
-from xmpp_components.stack.settings import StackSettings, private_settings
+from xmpp_components.stack.settings import private_settings
 
 
 @contextmanager
@@ -31,10 +31,6 @@ def account(server: EjabberdServer, prefix: str) -> tuple[str, str]:
     user, password = f"{prefix}-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     server.register(user, password)
     return f"{user}@{server.settings.domain}", password
-
-
-def settings_of(server: EjabberdServer) -> StackSettings:
-    return server.settings
 
 
 @dataclass

@@ -18,7 +18,6 @@ import time
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,8 +148,6 @@ class AssistantBot:
         self.ready = asyncio.Event()
         self.profile_published = asyncio.Event()
         """Set once its vCard, avatar and nickname are published (after each login)."""
-        self.answered = 0
-        self.on_answer: Callable[[Conversation, Completion], None] | None = None
         s = self.stream
         s.add_event_handler("session_start", self._on_session_start)
         s.add_event_handler("message", self._on_message)
@@ -432,15 +429,12 @@ class AssistantBot:
                     streamer.update(part.text or "(no answer)", final=True)
                     await (await self.memory.remember(where.context, "assistant", part.text))
                     await self.memory.charge(where.asker, part.prompt_tokens, part.completion_tokens)
-                    self.answered += 1
                     log.info("answered %s in %.0f ms (%d tokens)", where.context,
                              (time.perf_counter() - started) * 1000, part.total_tokens)
                     if part.first_token_at and streamer.first_sent_at:
                         log.debug("timing %s: to first token %.1f ms, first words sent %.1f ms later",
                                   where.context, (part.first_token_at - started) * 1000,
                                   (streamer.first_sent_at - part.first_token_at) * 1000)
-                    if self.on_answer is not None:
-                        self.on_answer(where, part)
                 else:
                     text += part
                     if streamer.update(text):

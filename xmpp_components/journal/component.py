@@ -101,7 +101,6 @@ class JournalComponent(SwitchboardComponent):
         self.groups = GroupDirectory(settings)
         self.subscribers: dict[str, set[str]] = {}  # subscriber full JID -> owners it follows
         self.cursor: int | None = None
-        self.ingested = asyncio.Event()
         self._wake = asyncio.Event()
         self._catching_up = asyncio.Lock()
         self._follow: asyncio.Task[None] | None = None
@@ -147,7 +146,6 @@ class JournalComponent(SwitchboardComponent):
                 self.cursor = last
                 changed += len(result.entries)
                 await self._push([s.id for s in result.entries if s.id is not None])
-            self.ingested.set()
             return changed
 
     async def stop(self) -> None:
