@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 
@@ -186,27 +185,29 @@ async def test_component_reconnects_after_ejabberd_restart(tmp_path):
     assert server.pid() is None
 
 
-async def test_component_process_stops_on_sigterm(ejabberd, make_account, raw_client, tmp_path):
+async def test_component_process_stops_on_sigterm(ejabberd, make_account, raw_client):
     env = dict(os.environ, **ejabberd.settings.component_env())
-    log_file = tmp_path / "journal.log"
-    proc = subprocess.Popen([sys.executable, "-m", "xmpp_components.journal", "--log-file",
-                             str(log_file)], env=env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "xmpp_components.journal", env=env, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
     try:
+        async def logged(text: str) -> str:
+            async for raw in proc.stderr:  # the component logs to stderr without --log-file
+                if text in (line := raw.decode()):
+                    return line
+            raise AssertionError(f"component exited before logging {text!r}")
+
+        await asyncio.wait_for(logged("connected to"), 30)
         client = await raw_client(make_account("sig"))
-        for _ in range(100):  # until the component has connected
-            try:
-                await client.plugin["xep_0030"].get_info(jid=f"journal.{ejabberd.settings.domain}", timeout=2)
-                break
-            except IqError:
-                await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("component never answered disco")
+        info = await client.plugin["xep_0030"].get_info(jid=f"journal.{ejabberd.settings.domain}", timeout=5)
+        assert info["disco_info"]["identities"]
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(proc.wait, 10) == 0
-        assert "stopping" in log_file.read_text()
+        await asyncio.wait_for(logged("stopping"), 10)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
+            await proc.wait()
 
 
 async def test_logs_never_contain_bodies(ejabberd, make_account, raw_client, tmp_path):
