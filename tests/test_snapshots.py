@@ -72,21 +72,17 @@ def test_main_screen_roster(snap_compare):
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=populate)
 
 
-def test_main_screen_conversation_with_ticks(snap_compare):
-    async def open_bob(pilot) -> None:
-        await populate(pilot)
-        pilot.app.main_screen.open_conversation("bob@localhost")
-        await pilot.pause()
+async def open_bob(pilot) -> None:
+    await populate(pilot)
+    pilot.app.main_screen.open_conversation("bob@localhost")
+    await pilot.pause()
 
+
+def test_main_screen_conversation_with_ticks(snap_compare):
     assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=open_bob)
 
 
 def test_main_screen_at_80x24(snap_compare):
-    async def open_bob(pilot) -> None:
-        await populate(pilot)
-        pilot.app.main_screen.open_conversation("bob@localhost")
-        await pilot.pause()
-
     assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=open_bob)
 
 
