@@ -19,7 +19,8 @@ class RawClient(ClientXMPP):  # type: ignore[misc]
 
     def __init__(self, jid: str, password: str, settings: StackSettings, *,
                  auto_receipts: bool = True, presence: bool = True,
-                 plugins: tuple[str, ...] = ()) -> None:
+                 plugins: tuple[str, ...] = (),
+                 plugin_config: dict[str, dict[str, Any]] | None = None) -> None:
         super().__init__(jid, password)
         self.settings = settings
         self.ca_certs = settings.ca_file
@@ -28,7 +29,7 @@ class RawClient(ClientXMPP):  # type: ignore[misc]
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         for plugin in ("xep_0030", "xep_0004", "xep_0050", "xep_0085", "xep_0184", "xep_0333",
                        "xep_0199", "xep_0359", *plugins):
-            self.register_plugin(plugin)
+            self.register_plugin(plugin, pconfig=(plugin_config or {}).get(plugin))
         # a person's client: slixmpp would answer disco as client/bot without an identity
         self.plugin["xep_0030"].add_identity(category="client", itype="pc", name="test client")
         self.plugin["xep_0184"].auto_ack = auto_receipts

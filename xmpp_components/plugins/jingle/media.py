@@ -1,0 +1,224 @@
+"""Media sources and sinks that need no hardware: tones, clicks, a test pattern, and probes that
+measure what arrives (spectral peak, level, frame counts).
+
+They let calls run on machines without a sound card or camera, and they are what the tests and
+benchmarks send and measure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame, VideoFrame
+
+SAMPLE_RATE = 48000
+FRAME_SAMPLES = 960  # 20 ms
+VIDEO_CLOCK = 90000
+
+
+class _PacedAudio(MediaStreamTrack):
+    """A 48 kHz mono audio track paced in real time, 20 ms per frame."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start: float | None = None
+        self._sent = 0
+
+    def samples(self, first: int, count: int) -> np.ndarray:
+        """Samples ``first`` … ``first + count`` as int16."""
+        raise NotImplementedError
+
+    async def recv(self) -> AudioFrame:
+        """The next frame, due 20 ms after the previous one."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._sent / SAMPLE_RATE - time.monotonic()))
+        data = self.samples(self._sent, FRAME_SAMPLES)
+        frame = AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self._sent += FRAME_SAMPLES
+        return frame
+
+
+class ToneTrack(_PacedAudio):
+    """A sine tone, e.g. 440 Hz, as a microphone would send it."""
+
+    def __init__(self, frequency: float = 440.0, level: float = 0.3) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self.level = level
+
+    def samples(self, first: int, count: int) -> np.ndarray:
+        """The tone's samples."""
+        t = (np.arange(first, first + count) / SAMPLE_RATE)
+        return (np.sin(2 * math.pi * self.frequency * t) * self.level * 32767).astype(np.int16)
+
+
+class ClickTrack(_PacedAudio):
+    """Silence with a short click whenever :meth:`click` is called; for latency measurements.
+
+    ``on_click`` gets the monotonic time at which the frame carrying the click was handed to the
+    encoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._armed = False
+        self.sent_at: list[float] = []
+
+    def click(self) -> None:
+        """Put a click into the next frame."""
+        self._armed = True
+
+    def samples(self, first: int, count: int) -> np.ndarray:
+        """Silence, or a 5 ms full-scale burst of 2 kHz after :meth:`click`."""
+        data = np.zeros(count, dtype=np.int16)
+        if self._armed:
+            self._armed = False
+            burst = np.arange(240) / SAMPLE_RATE
+            data[:240] = (np.sin(2 * math.pi * 2000 * burst) * 30000).astype(np.int16)
+            self.sent_at.append(time.monotonic())
+        return data
+
+
+class TestPatternTrack(MediaStreamTrack):
+    """A moving colour-bar video source (a camera stand-in), 320×240 at 15 frames per second."""
+
+    kind = "video"
+    __test__ = False  # not a pytest class
+
+    def __init__(self, width: int = 320, height: int = 240, fps: int = 15) -> None:
+        super().__init__()
+        self.width, self.height, self.fps = width, height, fps
+        self._start: float | None = None
+        self._count = 0
+        bars = np.array([[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0],
+                         [255, 0, 255], [255, 0, 0], [0, 0, 255], [0, 0, 0]], dtype=np.uint8)
+        columns = np.repeat(bars, -(-width // len(bars)), axis=0)[:width]
+        self._pattern = np.broadcast_to(columns, (height, width, 3)).copy()
+
+    async def recv(self) -> VideoFrame:
+        """The next frame, shifted one column per frame so the encoder sees motion."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._count / self.fps - time.monotonic()))
+        frame = VideoFrame.from_ndarray(np.roll(self._pattern, self._count, axis=1), format="rgb24")
+        frame.pts = int(self._count * VIDEO_CLOCK / self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self._count += 1
+        return frame
+
+
+class _TrackReader:
+    """Reads a received track in a task and counts frames; subclasses keep what they need."""
+
+    def __init__(self, track: MediaStreamTrack) -> None:
+        self.track = track
+        self.frames = 0
+        self._changed = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    def consume(self, frame: AudioFrame | VideoFrame) -> None:
+        """Keep what matters of ``frame``."""
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await self.track.recv()
+                assert isinstance(frame, AudioFrame | VideoFrame)
+                self.consume(frame)
+                self.frames += 1
+                self._changed.set()
+
+    async def wait_frames(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``count`` more frames have arrived."""
+        target = self.frames + count
+
+        async def reached() -> None:
+            while self.frames < target:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(reached(), timeout)
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class AudioProbe(_TrackReader):
+    """Keeps the last seconds of a received audio track, mixed to mono at 48 kHz."""
+
+    def __init__(self, track: MediaStreamTrack, keep_seconds: float = 3.0,
+                 on_frame: Callable[[np.ndarray], None] | None = None) -> None:
+        self._keep = int(keep_seconds * SAMPLE_RATE)
+        self._buffer: np.ndarray = np.zeros(0, dtype=np.int16)
+        self._on_frame = on_frame
+        super().__init__(track)
+
+    def consume(self, frame: AudioFrame | VideoFrame) -> None:
+        """Append the frame's samples."""
+        data = frame.to_ndarray().reshape(-1)
+        assert isinstance(frame, AudioFrame)
+        channels = len(frame.layout.channels)
+        if channels > 1:
+            data = data.reshape(-1, channels).mean(axis=1).astype(np.int16)
+        self._buffer = np.concatenate((self._buffer, data))[-self._keep:]
+        if self._on_frame is not None:
+            self._on_frame(data)
+
+    def recent(self, seconds: float) -> np.ndarray:
+        """The last ``seconds`` of audio."""
+        return self._buffer[-int(seconds * SAMPLE_RATE):]
+
+    def peak_frequency(self, seconds: float = 1.0) -> float:
+        """The frequency with the most energy in the last ``seconds``, interpolated between bins."""
+        data = self.recent(seconds).astype(np.float64)
+        if data.size < 2:
+            return 0.0
+        spectrum = np.abs(np.fft.rfft(data * np.hanning(data.size)))
+        spectrum[0] = 0.0
+        i = int(np.argmax(spectrum))
+        shift = 0.0
+        if 0 < i < spectrum.size - 1:
+            a, b, c = np.log(spectrum[i - 1: i + 2] + 1e-12)
+            denominator = a - 2 * b + c
+            shift = 0.5 * (a - c) / denominator if denominator else 0.0
+        return float((i + shift) * SAMPLE_RATE / data.size)
+
+    def level(self, seconds: float = 0.2) -> float:
+        """RMS level of the last ``seconds``, 0 … 1 of full scale."""
+        data = self.recent(seconds).astype(np.float64)
+        return float(np.sqrt(np.mean(data ** 2)) / 32768) if data.size else 0.0
+
+
+class VideoProbe(_TrackReader):
+    """Keeps the newest frame of a received video track."""
+
+    def __init__(self, track: MediaStreamTrack) -> None:
+        self.last: VideoFrame | None = None
+        super().__init__(track)
+
+    def consume(self, frame: AudioFrame | VideoFrame) -> None:
+        """Keep the frame."""
+        assert isinstance(frame, VideoFrame)
+        self.last = frame
