@@ -7,6 +7,7 @@ ejabberd (XEP-0215); host candidates are pinned to 127.0.0.1 so media never leav
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -101,3 +102,155 @@ async def test_audio_call_carries_each_side_s_tone(pair, phone) -> None:
     assert incoming.end is not None and incoming.end.by == "peer" and incoming.end.answered
     await at_bob.stop()
     await at_alice.stop()
+
+
+async def quiet(probe: AudioProbe | VideoProbe, window: float = 0.6, attempts: int = 10) -> bool:
+    """True once no frame arrives for ``window`` seconds (frames in flight may drain first)."""
+    for _ in range(attempts):
+        try:
+            await probe.wait_frames(1, timeout=window)
+        except TimeoutError:
+            return True
+    return False
+
+
+async def until(call: Call, predicate: Callable[[Call], bool], timeout: float = 10) -> None:
+    """Wait until ``predicate(call)`` holds after one of the call's changes."""
+    changed = asyncio.Event()
+    call.listeners.append(lambda _c: changed.set())
+    async def reached() -> None:
+        while not predicate(call):
+            changed.clear()
+            await changed.wait()
+    await asyncio.wait_for(reached(), timeout)
+
+
+async def test_video_call_shows_frames_both_ways(pair, phone) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    outgoing, incoming = await established(alice, bob, video=True)
+    assert outgoing.media == ("audio", "video") and incoming.media == ("audio", "video")
+    at_bob = VideoProbe(await incoming.wait_remote_track("video"))
+    at_alice = VideoProbe(await outgoing.wait_remote_track("video"))
+    await at_bob.wait_frames(10)
+    await at_alice.wait_frames(10)
+    assert at_bob.last is not None and (at_bob.last.width, at_bob.last.height) == (320, 240)
+    assert outgoing.codecs["video"].split("/")[0] in ("VP8", "H264")
+    await at_bob.stop()
+    await at_alice.stop()
+
+
+async def test_hold_stops_media_both_ways_and_unhold_resumes(pair, phone) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    outgoing, incoming = await established(alice, bob)
+    at_bob = AudioProbe(await incoming.wait_remote_track("audio"))
+    at_alice = AudioProbe(await outgoing.wait_remote_track("audio"))
+    await at_bob.wait_frames(10)
+
+    await outgoing.hold()
+    await until(incoming, lambda c: c.remote_hold)
+    assert await quiet(at_bob) and await quiet(at_alice)
+
+    await outgoing.unhold()
+    await until(incoming, lambda c: not c.remote_hold)
+    await at_bob.wait_frames(60)
+    await at_alice.wait_frames(60)
+    assert abs(at_bob.peak_frequency(1.0) - 440) <= 5
+    assert abs(at_alice.peak_frequency(1.0) - 660) <= 5
+    await at_bob.stop()
+    await at_alice.stop()
+
+
+async def test_mute_is_signalled_and_silences_only_that_direction(pair, phone) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    outgoing, incoming = await established(alice, bob)
+    at_bob = AudioProbe(await incoming.wait_remote_track("audio"))
+    at_alice = AudioProbe(await outgoing.wait_remote_track("audio"))
+    await incoming.mute("audio")
+    await until(outgoing, lambda c: "audio" in c.remote_muted)
+    assert await quiet(at_alice)
+    await at_bob.wait_frames(25)  # alice still speaks
+    await incoming.unmute("audio")
+    await until(outgoing, lambda c: "audio" not in c.remote_muted)
+    await at_alice.wait_frames(60)
+    assert abs(at_alice.peak_frequency(1.0) - 660) <= 5
+    await at_bob.stop()
+    await at_alice.stop()
+
+
+async def test_rejected_call_ends_for_the_caller(pair, phone) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    outgoing = await alice.jingle.call(bob.jid.bare, audio=ToneTrack())
+    incoming = await bob.ringing()
+    await until(outgoing, lambda c: c.remote_ringing)
+    await incoming.reject()
+    await outgoing.wait_state(CallState.ENDED)
+    assert outgoing.end is not None
+    assert (outgoing.end.condition, outgoing.end.by, outgoing.end.answered) == ("decline", "peer", False)
+    assert not alice.jingle.calls and not bob.jingle.calls
+
+
+async def test_cancelled_call_is_missed_at_the_callee(pair, phone) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    outgoing = await alice.jingle.call(bob.jid.bare, audio=ToneTrack())
+    incoming = await bob.ringing()
+    await outgoing.hangup()
+    await incoming.wait_state(CallState.ENDED)
+    assert incoming.end is not None and incoming.end.missed and incoming.end.by == "peer"
+
+
+async def test_unanswered_call_is_withdrawn_after_the_ring_timeout(pair, phone) -> None:
+    alice_account, bob_account = pair
+    alice, bob = await phone(alice_account, ring_timeout=1.0), await phone(bob_account)
+    outgoing = await alice.jingle.call(bob.jid.bare, audio=ToneTrack())
+    incoming = await bob.ringing()
+    await incoming.wait_state(CallState.ENDED)
+    assert outgoing.end is not None and outgoing.end.condition == "timeout"
+    assert incoming.end is not None and incoming.end.missed
+
+
+async def test_callee_on_two_devices_one_answers_the_other_stops_ringing(pair, phone) -> None:
+    alice_account, bob_account = pair
+    alice = await phone(alice_account)
+    desk, mobile = await phone(bob_account, "desk"), await phone(bob_account, "mobile")
+    outgoing = await alice.jingle.call(desk.jid.bare, audio=ToneTrack())
+    at_desk, at_mobile = await desk.ringing(), await mobile.ringing()
+    assert at_desk.sid == at_mobile.sid == outgoing.sid
+    await at_mobile.accept(audio=ToneTrack(660))
+    await at_desk.wait_state(CallState.ENDED)
+    assert at_desk.end is not None and at_desk.end.by == "elsewhere"
+    assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    assert outgoing.peer == mobile.jid
+
+
+async def test_peer_vanishing_mid_call_ends_the_call_and_frees_everything(pair, phone) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    outgoing, incoming = await established(alice, bob)
+    assert bob.client.transport is not None
+    bob.client.transport.abort()  # the network goes, no goodbye
+    await outgoing.wait_state(CallState.ENDED, timeout=20)
+    assert outgoing.end is not None and outgoing.end.condition == "gone"
+    await outgoing.closed()
+    assert outgoing.pc is not None and outgoing.pc.connectionState == "closed"
+    await incoming.hangup()
+    await incoming.closed()
+
+
+async def test_a_proposal_delivered_late_from_offline_storage_does_not_ring(pair, phone,
+                                                                             raw_client) -> None:
+    alice_account, bob_account = pair
+    bob = await phone(bob_account)
+    alice = await raw_client(alice_account, "old")
+    late = alice.make_message(mto=bob.jid, mtype="chat")
+    late.append(ET.fromstring(
+        "<propose xmlns='urn:xmpp:jingle-message:0' id='late-call'>"
+        "<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'/></propose>"))
+    late.append(ET.fromstring("<delay xmlns='urn:xmpp:delay' stamp='2026-01-01T10:00:00Z'/>"))
+    late.send()
+    fresh = alice.make_message(mto=bob.jid, mtype="chat")
+    fresh.append(ET.fromstring(
+        "<propose xmlns='urn:xmpp:jingle-message:0' id='fresh-call'>"
+        "<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'/></propose>"))
+    fresh.send()
+    first = await bob.ringing()
+    assert first.sid == "fresh-call"
+    await first.reject()

@@ -312,10 +312,11 @@ class Call:
             await self._terminate(Reason("failed-application", f"cannot use the offer: {error}"))
             self._end("failed-application", str(error), "local")
             return
-        answer, _ = sdp_to_jingle(pc.localDescription.sdp, author_is_initiator=False,
-                                  creators=self._creators)
+        answer, answer_group = sdp_to_jingle(pc.localDescription.sdp, author_is_initiator=False,
+                                             creators=self._creators)
         self._remember_codecs(answer)
-        await self.plugin.send_jingle(self, "session-accept", answer, [])
+        await self.plugin.send_jingle(self, "session-accept", answer,
+                                      [group_to_xml(answer_group)] if answer_group else [])
         await self._flush_candidates()
 
     def _remember_codecs(self, contents: list[Content]) -> None:
