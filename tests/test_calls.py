@@ -12,10 +12,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from slixmpp.exceptions import IqError
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 import xmpp_components.plugins.jingle  # noqa: F401  (registers sb_jingle)
 from xmpp_components.plugins.jingle import Call, CallState
 from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack, VideoProbe
+from xmpp_components.plugins.jingle.model import (
+    Transport,
+    content_to_xml,
+    contents_from_jingle,
+    group_from_jingle,
+    group_to_xml,
+    transport_to_xml,
+)
+from xmpp_components.plugins.jingle.sdp import jingle_to_sdp, sdp_to_jingle
 
 from .clients import RawClient
 from .conftest import Account
@@ -254,3 +267,128 @@ async def test_a_proposal_delivered_late_from_offline_storage_does_not_ring(pair
     first = await bob.ringing()
     assert first.sid == "fresh-call"
     await first.reject()
+
+
+def browser_dialect(jingle: ET.Element) -> None:
+    """Make our Jingle look like a browser's (StanzaJS): no initiator, sparse candidates."""
+    jingle.attrib.pop("initiator", None)
+    for candidate in jingle.iter("{urn:xmpp:jingle:transports:ice-udp:1}candidate"):
+        for attribute in ("id", "generation", "network"):
+            candidate.attrib.pop(attribute, None)
+
+
+async def test_a_browser_style_endpoint_without_jmi_and_with_trickle_can_call_us(
+        pair, phone, raw_client, make_account) -> None:
+    alice_account, bob_account = pair
+    bob = await phone(bob_account)
+    browser = await raw_client(alice_account, "browser")
+    pc = RTCPeerConnection()  # no STUN/TURN: host candidates, pinned to loopback by bob's plugin
+    pc.addTrack(ToneTrack(523))
+    await pc.setLocalDescription(await pc.createOffer())
+    contents, group = sdp_to_jingle(pc.localDescription.sdp, author_is_initiator=True)
+    trickled = [(c.name, c.transport.candidates) for c in contents if c.transport]
+    for content in contents:
+        assert content.transport is not None
+        content.transport.candidates, content.transport.gathering_complete = [], False
+
+    accepted: asyncio.Future[ET.Element] = asyncio.get_running_loop().create_future()
+
+    def on_iq(iq: Any) -> None:
+        jingle = iq.xml.find("{urn:xmpp:jingle:1}jingle")
+        if jingle is not None and jingle.get("action") == "session-accept" and not accepted.done():
+            accepted.set_result(jingle)
+        iq.reply().send()
+
+    browser.register_handler(Callback("jingle", MatchXPath("{jabber:client}iq/{urn:xmpp:jingle:1}jingle"),
+                                      on_iq))
+
+    initiate = browser.make_iq_set(ito=bob.jid)
+    jingle = ET.SubElement(initiate.xml, "{urn:xmpp:jingle:1}jingle", action="session-initiate",
+                           sid="browser-call")
+    if group:
+        jingle.append(group_to_xml(group))
+    for content in contents:
+        jingle.append(content_to_xml(content))
+    browser_dialect(jingle)
+    await initiate.send(timeout=10)
+    incoming = await bob.ringing()
+    assert incoming.sid == "browser-call" and not incoming.jmi
+    await incoming.accept(audio=ToneTrack(660))
+
+    for name, candidates in trickled:  # candidates after session-initiate, as a browser does
+        info = browser.make_iq_set(ito=bob.jid)
+        node = ET.SubElement(info.xml, "{urn:xmpp:jingle:1}jingle", action="transport-info",
+                             sid="browser-call")
+        content_node = ET.SubElement(node, "{urn:xmpp:jingle:1}content", creator="initiator",
+                                     name=name)
+        transport = transport_to_xml(Transport(candidates=candidates), with_credentials=False)
+        transport.set("ufrag", contents[0].transport.ufrag or "")
+        ET.SubElement(transport, "{urn:xmpp:jingle:transports:ice-udp:1}gathering-complete")
+        content_node.append(transport)
+        browser_dialect(node)
+        await info.send(timeout=10)
+
+    answer = await asyncio.wait_for(accepted, 10)
+    await pc.setRemoteDescription(RTCSessionDescription(
+        jingle_to_sdp(contents_from_jingle(answer), group_from_jingle(answer),
+                      author_is_initiator=False), "answer"))
+    assert await incoming.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    at_bob = AudioProbe(await incoming.wait_remote_track("audio"))
+    await at_bob.wait_frames(75)
+    assert abs(at_bob.peak_frequency(1.0) - 523) <= 5
+
+    stranger = await raw_client(make_account("mallory"), "x")
+    probe = stranger.make_iq_set(ito=bob.jid)
+    ET.SubElement(probe.xml, "{urn:xmpp:jingle:1}jingle", action="session-terminate",
+                  sid="browser-call")
+    with pytest.raises(IqError) as refused:
+        await probe.send(timeout=10)
+    assert refused.value.iq["error"]["condition"] == "item-not-found"
+    assert refused.value.iq.xml.find(".//{urn:xmpp:jingle:errors:1}unknown-session") is not None
+    assert incoming.state is CallState.ACTIVE
+
+    terminate = browser.make_iq_set(ito=bob.jid)
+    ET.SubElement(ET.SubElement(ET.SubElement(
+        terminate.xml, "{urn:xmpp:jingle:1}jingle", action="session-terminate", sid="browser-call"),
+        "{urn:xmpp:jingle:1}reason"), "{urn:xmpp:jingle:1}success")
+    await terminate.send(timeout=10)
+    await incoming.wait_state(CallState.ENDED)
+    assert incoming.end is not None and (incoming.end.condition, incoming.end.by) == ("success", "peer")
+    await at_bob.stop()
+    await pc.close()
+
+
+async def test_a_broken_offer_is_refused_with_a_text_saying_what_is_wrong(pair, phone,
+                                                                          raw_client) -> None:
+    alice_account, bob_account = pair
+    bob = await phone(bob_account)
+    alice = await raw_client(alice_account, "broken")
+    iq = alice.make_iq_set(ito=bob.jid)
+    jingle = ET.SubElement(iq.xml, "{urn:xmpp:jingle:1}jingle", action="session-initiate", sid="b")
+    content = ET.SubElement(jingle, "{urn:xmpp:jingle:1}content", creator="initiator", name="0")
+    ET.SubElement(content, "{urn:xmpp:jingle:apps:rtp:1}description", media="audio")
+    transport = ET.SubElement(content, "{urn:xmpp:jingle:transports:ice-udp:1}transport",
+                              ufrag="u", pwd="p")
+    ET.SubElement(transport, "{urn:xmpp:jingle:transports:ice-udp:1}candidate", ip="127.0.0.1",
+                  priority="1", component="1")
+    with pytest.raises(IqError) as refused:
+        await iq.send(timeout=10)
+    assert refused.value.iq["error"]["condition"] == "bad-request"
+    assert "candidate port is missing" in refused.value.iq["error"]["text"]
+    assert not bob.jingle.calls
+
+
+async def test_a_relay_only_call_runs_through_ejabberd_s_turn_server(pair, phone) -> None:
+    alice_account, bob_account = pair
+    alice = await phone(alice_account, ice_transport_policy="relay")
+    bob = await phone(bob_account, ice_transport_policy="relay")
+    servers, _policy = await alice.jingle.ice_configuration()
+    assert any(s.urls.startswith("turn:") and s.username for s in servers)  # type: ignore[union-attr]
+    outgoing, incoming = await established(alice, bob)
+    assert outgoing.pc is not None and outgoing.pc.localDescription is not None
+    assert "typ relay" in outgoing.pc.localDescription.sdp
+    assert "typ host" not in outgoing.pc.localDescription.sdp
+    at_bob = AudioProbe(await incoming.wait_remote_track("audio"))
+    await at_bob.wait_frames(75)
+    assert abs(at_bob.peak_frequency(1.0) - 440) <= 5
+    await at_bob.stop()
