@@ -293,8 +293,14 @@ async def test_a_browser_style_endpoint_without_jmi_and_with_trickle_can_call_us
 
     accepted: asyncio.Future[ET.Element] = asyncio.get_running_loop().create_future()
 
+    seen: list[str] = []
+
     def on_iq(iq: Any) -> None:
         jingle = iq.xml.find("{urn:xmpp:jingle:1}jingle")
+        if jingle is not None:
+            seen.append(jingle.get("action", "") + "".join(
+                "/" + child.tag.rsplit("}", 1)[-1] for child in jingle
+                if child.tag.startswith("{urn:xmpp:jingle:apps:rtp:info:1}")))
         if jingle is not None and jingle.get("action") == "session-accept" and not accepted.done():
             accepted.set_result(jingle)
         iq.reply().send()
@@ -329,6 +335,7 @@ async def test_a_browser_style_endpoint_without_jmi_and_with_trickle_can_call_us
         await info.send(timeout=10)
 
     answer = await asyncio.wait_for(accepted, 10)
+    assert seen[:2] == ["session-info/ringing", "session-accept"]
     await pc.setRemoteDescription(RTCSessionDescription(
         jingle_to_sdp(contents_from_jingle(answer), group_from_jingle(answer),
                       author_is_initiator=False), "answer"))
@@ -392,3 +399,16 @@ async def test_a_relay_only_call_runs_through_ejabberd_s_turn_server(pair, phone
     await at_bob.wait_frames(75)
     assert abs(at_bob.peak_frequency(1.0) - 440) <= 5
     await at_bob.stop()
+
+
+async def test_a_call_to_one_device_without_jmi_rings_and_connects(pair, phone) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    outgoing = await alice.jingle.call(bob.jid, audio=ToneTrack(), jmi=False)
+    incoming = await bob.ringing()
+    assert not incoming.jmi and incoming.peer == alice.jid
+    await until(outgoing, lambda c: c.remote_ringing)
+    await incoming.accept(audio=ToneTrack(660))
+    assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    await incoming.hangup()
+    await outgoing.wait_state(CallState.ENDED)
+    assert outgoing.end is not None and outgoing.end.answered and outgoing.end.by == "peer"

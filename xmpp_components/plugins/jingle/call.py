@@ -352,7 +352,7 @@ class Call:
         self._notify()
 
     async def _send_info(self, payload: ET.Element) -> None:
-        if self.state in (CallState.CONNECTING, CallState.ACTIVE):
+        if self.state in (CallState.CONNECTING, CallState.ACTIVE) or self._offer is not None:
             await self.plugin.send_jingle(self, "session-info", [], [payload])
 
     async def _send_mute(self, action: str, kind: str) -> None:

@@ -313,6 +313,8 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
                 iq.reply().send()
                 call.on_session_initiate(contents, group)
                 self.xmpp.event("jingle_call_incoming", call)
+                # without JMI, session-info is the only way the caller learns that we ring
+                call._spawn(call._send_info(ET.Element(f"{{{NS_RTP_INFO}}}ringing")))
                 return
             if call.outgoing or call.peer != sender:
                 raise JingleError("item-not-found", "no session with this id for you",
