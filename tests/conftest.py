@@ -19,6 +19,8 @@ from xmpp_components.stack.settings import StackSettings, private_settings
 from .clients import RawClient
 from .watch import SessionWatcher
 
+pytest_plugins = ("tests.phones",)  # the ``phone`` fixture: clients with calls
+
 
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> StackSettings:
