@@ -34,6 +34,7 @@ from .model import (
     ResourcePresence,
     Show,
 )
+from .rooms import RoomService
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
     """The slixmpp client with the plugins a chat client needs."""
 
     PLUGINS = ("xep_0030", "xep_0054", "xep_0115", "xep_0085", "xep_0184", "xep_0198", "xep_0199",
-               "xep_0203", "xep_0280", "xep_0308", "xep_0333", "xep_0359")
+               "xep_0203", "xep_0280", "xep_0308", "xep_0333", "xep_0359",
+               "xep_0045", "xep_0060", "xep_0163", "xep_0249", "xep_0313", "xep_0402")
 
     def __init__(self, account: Account) -> None:
         super().__init__(f"{JID(account.jid).bare}/{account.resource}", account.password)
@@ -96,6 +98,8 @@ class ChatSession:
         self._before_idle: Show | None = None
         self._ready: asyncio.Future[None] | None = None
         self._journal: JournalService | None = None
+        self.rooms = RoomService(self, self._emit)
+        """Chat rooms and their bookmarks (CH3)."""
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -132,6 +136,7 @@ class ChatSession:
         """Connect, authenticate and fetch the roster; raise ConnectionError with a reason."""
         stream = self._stream = _Stream(self.account)
         self._journal = None
+        self.rooms.attach(stream)
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def fail(reason: str) -> None:
@@ -188,6 +193,7 @@ class ChatSession:
             log.info("carbons not enabled: %s", type(exc).__name__)
         self._send_own_presence()
         self._set_state("online")
+        self.rooms.on_session_start()
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
         try:  # live journal updates; a stack without the journal simply has none
@@ -284,6 +290,7 @@ class ChatSession:
         if self.idle_since is not None:  # XEP-0319, without slixmpp's per-stanza async filter
             presence["idle"]["since"] = self.idle_since
         presence.send()
+        self.rooms.send_presence()
 
     async def card(self, jid: str) -> dict[str, str]:
         """A contact's business card from their vCard (XEP-0054): name, organisation, title,
@@ -316,7 +323,10 @@ class ChatSession:
 
     def send_chat(self, to: str, body: str) -> ChatMessage:
         """Send ``body`` to ``to``, asking for a receipt and chat markers; returns the message,
-        whose delivery state then advances as the server and the recipient answer."""
+        whose delivery state then advances as the server and the recipient answer. In a room
+        (see :attr:`rooms`) it goes to everyone there."""
+        if JID(to).bare in self.rooms:
+            return self.rooms.send(JID(to).bare, body)
         conversation = self.conversation(to)
         message_id = str(uuid.uuid4())
         stanza = self.stream.make_message(mto=conversation.jid, mbody=body, mtype="chat")
@@ -336,6 +346,8 @@ class ChatSession:
     def mark_read(self, jid: str) -> ChatMessage | None:
         """The user has seen the conversation: clear its unread count and send a XEP-0333
         ``displayed`` marker for the newest markable message (once per message)."""
+        if jid in self.rooms:
+            return self.rooms.mark_read(jid)
         conversation = self.conversation(jid)
         changed = conversation.unread != 0
         conversation.unread = 0
@@ -350,7 +362,7 @@ class ChatSession:
         return newest
 
     def _on_message(self, stanza: Message) -> None:
-        if stanza["type"] not in ("chat", "normal") or not stanza["body"]:
+        if stanza["type"] not in ("chat", "normal") or not stanza["body"] or self.rooms.claims(stanza):
             return
         sender = stanza["from"]
         if sender.bare == self.jid.bare:
@@ -427,6 +439,9 @@ class ChatSession:
         self._advance(stanza["from"].bare, stanza["receipt"], Delivery.DELIVERED)
 
     def _on_displayed(self, stanza: Message) -> None:
+        if stanza["type"] == "groupchat":
+            self.rooms.on_displayed(stanza)
+            return
         self._advance(stanza["from"].bare, stanza["displayed"]["id"], Delivery.READ, cumulative=True)
 
     def _on_message_error(self, stanza: Message) -> None:

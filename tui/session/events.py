@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .journal import JournalRow
-from .model import ChatMessage, Show
+from .model import ChatMessage, Invitation, Show
 
 
 class SessionEvent:
@@ -70,3 +70,38 @@ class JournalChanged(SessionEvent):
     """The journal pushed new or changed entries."""
 
     entries: list[JournalRow]
+
+
+@dataclass(frozen=True)
+class RoomsChanged(SessionEvent):
+    """Rooms were joined, left, bookmarked or renamed: the list of rooms needs redrawing."""
+
+
+@dataclass(frozen=True)
+class RoomChanged(SessionEvent):
+    """A room's name, subject, state or participants changed."""
+
+    jid: str
+
+
+@dataclass(frozen=True)
+class HistoryLoaded(SessionEvent):
+    """Older messages were put into a conversation (from MAM): redraw it from the start."""
+
+    jid: str
+
+
+@dataclass(frozen=True)
+class InvitationReceived(SessionEvent):
+    """Someone invited me into a room; answer with ``accept`` or ``decline``."""
+
+    invitation: Invitation
+
+
+@dataclass(frozen=True)
+class RoomNotice(SessionEvent):
+    """Something the user should know about a room (removed, cannot rejoin), with what to do."""
+
+    jid: str
+    text: str
+    severity: str = "information"

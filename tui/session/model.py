@@ -116,6 +116,17 @@ class ChatMessage:
     markable: bool = False
     corrected: bool = False
     """The sender replaced the text (XEP-0308)."""
+    nick: str = ""
+    """In a room: the sender's nickname there (empty in 1:1 chats)."""
+    room_id: str = ""
+    """In a room: the id the room gave the message (XEP-0359 stanza-id), used by MAM and markers."""
+    read_by: list[str] = field(default_factory=list)
+    """In a room: nicknames whose clients displayed my message (XEP-0333)."""
+
+    @property
+    def in_room(self) -> bool:
+        """Whether the message was said in a room."""
+        return bool(self.nick)
 
     def advance(self, to: Delivery, when: dt.datetime) -> bool:
         """Move the delivery state forward (never back); fill in skipped steps' times.
@@ -136,7 +147,7 @@ class ChatMessage:
 
 @dataclass
 class Conversation:
-    """A 1:1 chat with one contact: its messages in order, and what is unread."""
+    """A 1:1 chat with one contact, or a room's chat: its messages in order, and what is unread."""
 
     jid: str
     messages: list[ChatMessage] = field(default_factory=list)
@@ -162,3 +173,56 @@ class Conversation:
             if message.direction is Direction.INCOMING and message.markable:
                 return message
         return None
+
+
+@dataclass
+class Occupant:
+    """Someone present in a room, as the room announces them (XEP-0045 presence)."""
+
+    nick: str
+    jid: str = ""
+    """Their bare JID, when the room shows real addresses (ours do)."""
+    role: str = "participant"
+    affiliation: str = "none"
+    show: Show = Show.AVAILABLE
+    status: str = ""
+
+
+@dataclass
+class Room:
+    """A chat room (XEP-0045) I am in or have bookmarked; its messages are the
+    :class:`Conversation` under the same JID."""
+
+    jid: str
+    name: str = ""
+    nick: str = ""
+    """My nickname in the room."""
+    subject: str = ""
+    joined: bool = False
+    autojoin: bool = True
+    occupants: dict[str, Occupant] = field(default_factory=dict)
+    """Present now, by nickname."""
+    members: dict[str, str] = field(default_factory=dict)
+    """Everyone with an affiliation (bare JID -> owner, admin or member), present or not."""
+
+    @property
+    def display_name(self) -> str:
+        """The room's name, or the local part of its address."""
+        return self.name or self.jid.split("@")[0]
+
+    @property
+    def my_affiliation(self) -> str:
+        """owner, admin, member or none."""
+        me = self.occupants.get(self.nick)
+        return me.affiliation if me else "none"
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """Someone asks me into a room: directly (XEP-0249) or through the room (XEP-0045)."""
+
+    room: str
+    inviter: str
+    reason: str = ""
+    password: str = ""
+    mediated: bool = False

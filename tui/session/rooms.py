@@ -1,0 +1,755 @@
+"""Chat rooms for the client session (CH3): XEP-0045 rooms, XEP-0249 invitations, XEP-0402 bookmarks.
+
+:class:`RoomService` belongs to a :class:`~tui.session.client.ChatSession` and keeps its rooms as plain
+:class:`~tui.session.model.Room` data; each room's messages are the session's
+:class:`~tui.session.model.Conversation` under the room's JID, so the message view shows both alike.
+Rooms we create are members-only, persistent and archived; every room we are in is bookmarked with
+autojoin, so it comes back after a restart and on the user's other devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any
+
+from slixmpp import JID, Message, Presence
+from slixmpp.exceptions import IqError, IqTimeout, PresenceError
+from slixmpp.plugins.xep_0060.stanza import EventItem
+from slixmpp.plugins.xep_0402.stanza import Conference
+from slixmpp.xmlstream import register_stanza_plugin
+from slixmpp.xmlstream.handler import Collector
+from slixmpp.xmlstream.matcher import MatchXMLMask
+
+from . import events
+from .model import ChatMessage, Delivery, Direction, Invitation, Occupant, Room, Show
+
+if TYPE_CHECKING:
+    from .client import ChatSession
+
+log = logging.getLogger(__name__)
+
+BOOKMARKS = "urn:xmpp:bookmarks:1"
+MUC_USER = "http://jabber.org/protocol/muc#user"
+DIRECT_INVITE = "jabber:x:conference"
+MARKABLE = "{urn:xmpp:chat-markers:0}markable"
+HISTORY = 50
+"""Newest room messages fetched from the room's archive when joining it the first time."""
+CATCH_UP = 500
+"""At most this many missed messages are fetched when rejoining a room."""
+TIMEOUT = 15
+
+REMOVED = {301: "You were banned from {room}.",
+           307: "You were removed from {room} by a moderator.",
+           321: "You are no longer a participant of {room}.",
+           322: "You are no longer a participant of {room}: it is for members only.",
+           332: "{room} is unavailable: its server is shutting down."}
+"""Status codes of the room's last presence to me (XEP-0045 §15.2) and what they mean."""
+
+WHY_NOT_JOINED = {
+    "registration-required": "{room} is for members only; ask one of its participants to invite you.",
+    "forbidden": "You are banned from {room}; ask its owner to lift the ban.",
+    "not-authorized": "{room} needs a password; accept an invitation that carries it.",
+    "item-not-found": "{room} does not exist (any more); leave it to drop it from your list.",
+    "service-unavailable": "{room} is full; try again later.",
+    "conflict": "Your nickname is taken in {room}.",
+}
+
+WHY_REFUSED = {
+    "forbidden": "only the room's owners and admins may do that; ask one of them.",
+    "not-allowed": "the room does not allow that.",
+    "item-not-found": "the room does not exist (any more).",
+    "not-acceptable": "the server did not accept the value.",
+}
+
+PUBLISH_OPTIONS = {"pubsub#persist_items": "true", "pubsub#max_items": "max",
+                   "pubsub#send_last_published_item": "never", "pubsub#access_model": "whitelist"}
+"""XEP-0402 §3: bookmarks are kept, many, and private."""
+
+ROOM_CONFIG: dict[str, Any] = {
+    "muc#roomconfig_persistentroom": True, "muc#roomconfig_membersonly": True,
+    "muc#roomconfig_publicroom": False, "public_list": False, "muc#roomconfig_whois": "anyone",
+    "muc#roomconfig_allowinvites": True, "mam": True,
+}
+"""A private group as Conversations makes one: members only, persistent, addresses visible, archived."""
+
+
+class RoomError(Exception):
+    """A room action failed; the text says why and what to do next."""
+
+
+def room_slug(name: str) -> str:
+    """The readable part of a new room's address: ``Sales Team Ü`` → ``sales-team-u``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:24].rstrip("-") or "room"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _refused(exc: Exception, what: str) -> RoomError:
+    """An IQ error or timeout as a sentence for the user."""
+    if isinstance(exc, IqTimeout):
+        return RoomError(f"Cannot {what}: the server did not answer; check the connection and try again.")
+    condition = exc.iq["error"]["condition"] if isinstance(exc, IqError) else ""
+    reason = WHY_REFUSED.get(condition, f"the server said {condition or 'no'}.")
+    return RoomError(f"Cannot {what}: {reason}")
+
+
+class RoomService:
+    """The rooms of one session: join, create, invite, rename, leave, and their bookmarks."""
+
+    def __init__(self, session: ChatSession, emit: Callable[[events.SessionEvent], None]) -> None:
+        self.session = session
+        self._emit = emit
+        self.by_jid: dict[str, Room] = {}
+        """Rooms I am in or have bookmarked, by bare JID."""
+        self.invitations: dict[str, Invitation] = {}
+        """Invitations not answered yet, by room JID."""
+        self._service: str | None = None
+        self._buffered: dict[str, list[Message]] = {}  # live messages held while history loads
+        self._joining: set[str] = set()
+        self._read_sent: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __contains__(self, jid: object) -> bool:
+        return jid in self.by_jid
+
+    @property
+    def _stream(self) -> Any:
+        return self.session.stream
+
+    def attach(self, stream: Any) -> None:
+        """Listen to a freshly built stream (before it connects)."""
+        register_stanza_plugin(EventItem, Conference)
+        stream.plugin["xep_0163"].add_interest(BOOKMARKS)  # other devices' bookmark changes
+        for event, handler in (("groupchat_message", self._on_groupchat),
+                               ("groupchat_subject", self._on_subject),
+                               ("groupchat_presence", self._on_occupant),
+                               ("groupchat_config_status", self._on_config_status),
+                               ("groupchat_direct_invite", self._on_direct_invite),
+                               ("groupchat_invite", self._on_mediated_invite),
+                               ("pubsub_publish", self._on_bookmark_published),
+                               ("pubsub_retract", self._on_bookmark_retracted)):
+            stream.add_event_handler(event, handler)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def on_session_start(self) -> None:
+        """A new session (not a resumed one): rejoin what was open and what is bookmarked."""
+        self._spawn(self.restore())
+
+    def claims(self, stanza: Message) -> bool:
+        """Whether ``stanza`` (seen by the 1:1 handler) is an invitation or from a room: rooms handle it."""
+        return (stanza["from"].bare in self.by_jid
+                or stanza.xml.find(f"{{{DIRECT_INVITE}}}x") is not None
+                or stanza.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}invite") is not None)
+
+    # --- discovery, bookmarks --------------------------------------------------------------------
+
+    async def service(self) -> str:
+        """The MUC service of my server (disco items with a conference/text identity)."""
+        if self._service is not None:
+            return self._service
+        disco = self._stream.plugin["xep_0030"]
+        try:
+            items = await disco.get_items(jid=self.session.jid.domain, timeout=TIMEOUT)
+            for item_jid, _node, _name in items["disco_items"]["items"]:
+                info = await disco.get_info(jid=item_jid, timeout=TIMEOUT)
+                identities = info["disco_info"]["identities"]
+                if any(cat == "conference" and kind == "text" for cat, kind, *_ in identities):
+                    self._service = str(item_jid)
+                    return self._service
+        except (IqError, IqTimeout) as exc:
+            raise _refused(exc, "find the server's chat-room service") from None
+        raise RoomError(f"{self.session.jid.domain} offers no chat rooms (no MUC service); "
+                        "ask the administrator to enable mod_muc.")
+
+    async def restore(self) -> None:
+        """Read my bookmarks (XEP-0402) and join the rooms marked autojoin, and those I was in."""
+        was_in = {jid for jid, room in self.by_jid.items() if room.joined}
+        for room in self.by_jid.values():
+            room.joined = False
+            room.occupants.clear()
+        try:
+            result = await self._stream.plugin["xep_0060"].get_items(
+                self.session.jid.bare, BOOKMARKS, timeout=TIMEOUT)
+            items = list(result["pubsub"]["items"])
+        except IqError:
+            items = []  # no bookmarks yet
+        except IqTimeout:
+            self._emit(events.RoomNotice("", "Your rooms could not be loaded: the server did not "
+                                         "answer. They come back on the next login.", "warning"))
+            return
+        for item in items:
+            conference = item["conference"]
+            room = self.by_jid.setdefault(item["id"], Room(item["id"]))
+            room.name = conference["name"] or room.name
+            room.nick = conference["nick"] or room.nick
+            room.autojoin = conference["autojoin"]
+        self._emit(events.RoomsChanged())
+        wanted = [room for room in self.by_jid.values() if room.autojoin or room.jid in was_in]
+        await asyncio.gather(*(self._join_quietly(room.jid) for room in wanted))
+
+    async def _join_quietly(self, jid: str) -> None:
+        self._joining.add(jid)
+        try:
+            await self.join(jid, bookmark=False)
+        except RoomError as exc:
+            self._emit(events.RoomNotice(jid, str(exc), "warning"))
+        finally:
+            self._joining.discard(jid)
+
+    async def _publish_bookmark(self, room: Room) -> None:
+        conference = Conference()
+        conference["name"] = room.name
+        conference["autojoin"] = True
+        conference["nick"] = room.nick
+        options = self._stream.plugin["xep_0004"].make_form(ftype="submit")
+        options.add_field(var="FORM_TYPE", ftype="hidden",
+                          value="http://jabber.org/protocol/pubsub#publish-options")
+        for var, value in PUBLISH_OPTIONS.items():
+            options.add_field(var=var, value=value)
+        try:
+            await self._stream.plugin["xep_0060"].publish(
+                self.session.jid.bare, BOOKMARKS, id=room.jid, payload=conference, options=options,
+                timeout=TIMEOUT)
+        except (IqError, IqTimeout) as exc:
+            self._emit(events.RoomNotice(room.jid, str(_refused(exc, "bookmark the room"))
+                                         + " It will not come back by itself after a restart.",
+                                         "warning"))
+
+    def _bookmark_items(self, message: Message, kind: str) -> list[Any]:
+        """The ``item`` or ``retract`` elements of a notification about my own bookmarks."""
+        items = message["pubsub_event"]["items"]
+        if message["from"].bare != self.session.jid.bare or items["node"] != BOOKMARKS:
+            return []
+        # not ``for item in items``: slixmpp is iterating the same element, and a nested
+        # iteration resets its position (an endless loop)
+        return [item for item in items.iterables if item.name == kind]
+
+    def _on_bookmark_published(self, message: Message) -> None:
+        """Another device of mine bookmarked a room: join it here too."""
+        for item in self._bookmark_items(message, "item"):
+            jid, conference = item["id"], item["conference"]
+            room = self.by_jid.get(jid)
+            if room is None:
+                room = self.by_jid[jid] = Room(jid, conference["name"], conference["nick"])
+            room.name = conference["name"] or room.name
+            room.autojoin = conference["autojoin"]
+            if room.autojoin and not room.joined and jid not in self._joining:
+                self._joining.add(jid)  # now: this notification may come once per item
+                self._spawn(self._join_quietly(jid))
+        self._emit(events.RoomsChanged())
+
+    def _on_bookmark_retracted(self, message: Message) -> None:
+        """Another device of mine left a room: leave it here too."""
+        for item in self._bookmark_items(message, "retract"):
+            if item["id"] in self.by_jid:
+                self._forget(self.by_jid[item["id"]])
+
+    # --- joining -----------------------------------------------------------------------------------
+
+    def _default_nick(self) -> str:
+        return self.session.jid.user or "me"
+
+    async def _enter(self, room: Room, password: str | None = None) -> Presence:
+        """Send my join presence and wait for the room's answer; live messages are held back
+        until the history is in (see :meth:`_load_history`)."""
+        muc = self._stream.plugin["xep_0045"]
+        self._buffered.setdefault(room.jid, [])
+        nick = room.nick or self._default_nick()
+        show = self.session.me.show
+        options: dict[str, Any] = {"pstatus": self.session.me.status or None}
+        if show not in (Show.AVAILABLE, Show.OFFLINE):
+            options["pshow"] = show.value
+        for attempt in range(2):
+            try:
+                presence: Presence = (await muc.join_muc_wait(
+                    JID(room.jid), nick, password=password, maxstanzas=0, presence_options=options,
+                    timeout=TIMEOUT))[0]
+                break
+            except PresenceError as exc:
+                condition = exc.presence["error"]["condition"]
+                if condition == "conflict" and attempt == 0:
+                    nick = f"{nick} ({self.session.account.resource})"
+                    continue
+                self._buffered.pop(room.jid, None)
+                why = WHY_NOT_JOINED.get(condition, "the room refused: {condition}.")
+                raise RoomError(why.format(room=room.display_name, condition=condition)) from None
+            except TimeoutError:
+                self._buffered.pop(room.jid, None)
+                raise RoomError(f"{room.display_name} did not answer; check the connection and "
+                                "open the room again to retry.") from None
+        room.nick = presence["from"].resource
+        room.joined = True
+        return presence
+
+    async def join(self, jid: str, name: str = "", *, password: str | None = None,
+                   bookmark: bool = True) -> Room:
+        """Enter the room ``jid``, load its recent history from its archive and bookmark it."""
+        jid = JID(jid).bare
+        room = self.by_jid.setdefault(jid, Room(jid, name))
+        if room.joined:
+            return room
+        self._emit(events.RoomsChanged())
+        try:
+            await self._enter(room, password)
+        except RoomError:
+            self._emit(events.RoomChanged(jid))
+            raise
+        await self._after_entering(room)
+        if not room.name:
+            await self._refresh_name(room)
+        if bookmark:
+            await self._publish_bookmark(room)
+        self._emit(events.RoomsChanged())
+        return room
+
+    async def _after_entering(self, room: Room) -> None:
+        await self._load_history(room)
+        if room.my_affiliation in ("owner", "admin"):
+            await self._load_members(room)
+        self._emit(events.RoomChanged(room.jid))
+
+    async def _load_members(self, room: Room) -> None:
+        muc = self._stream.plugin["xep_0045"]
+        members: dict[str, str] = {}
+        try:
+            for affiliation in ("owner", "admin", "member"):
+                for jid in await muc.get_affiliation_list(JID(room.jid), affiliation, timeout=TIMEOUT):
+                    members[JID(jid).bare] = affiliation
+        except (IqError, IqTimeout) as exc:
+            log.info("member list of a room not readable: %s", type(exc).__name__)
+            return
+        room.members = members
+
+    async def _refresh_name(self, room: Room) -> None:
+        try:
+            info = await self._stream.plugin["xep_0030"].get_info(jid=room.jid, timeout=TIMEOUT)
+        except (IqError, IqTimeout):
+            return
+        for _category, _kind, _lang, name in info["disco_info"]["identities"]:
+            if name:
+                room.name = name
+
+    # --- history -------------------------------------------------------------------------------------
+
+    async def _archive_page(self, room: str, before: str | bool, size: int) -> tuple[list[Message], bool]:
+        """One page of the room's archive (XEP-0313) ending before ``before`` (True: the newest);
+        returns the forwarded messages, oldest first, and whether the archive has no older ones."""
+        stream = self._stream
+        iq = stream.make_iq_set(ito=room)
+        query_id = iq["id"]
+        iq["mam"]["queryid"] = query_id
+        iq["mam"]["rsm"]["max"] = str(size)
+        iq["mam"]["rsm"]["before"] = before
+        mask = stream.Message()
+        origin = mask.xml.find("{urn:xmpp:sid:0}origin-id")
+        if origin is not None:
+            mask.xml.remove(origin)
+        del mask["id"]
+        del mask["lang"]
+        mask["from"] = room
+        mask["mam_result"]["queryid"] = query_id
+        collector = Collector(f"room-archive-{query_id}", MatchXMLMask(str(mask)))
+        stream.register_handler(collector)
+        try:
+            fin = await iq.send(timeout=TIMEOUT)
+        finally:
+            results = collector.stop()
+        return [r for r in results if isinstance(r, Message)], bool(fin["mam_fin"]["complete"])
+
+    async def _load_history(self, room: Room) -> None:
+        """Put the room's archived messages I have not seen into its conversation, then the live
+        ones that came meanwhile: the newest :data:`HISTORY` at first, everything since the last one
+        I have (up to :data:`CATCH_UP`) when rejoining."""
+        conversation = self.session.conversation(room.jid)
+        known = {m.room_id for m in conversation.messages[-CATCH_UP:] if m.room_id}
+        pages: list[list[Message]] = []
+        before: str | bool = True
+        fetched = 0
+        try:
+            while True:
+                page, complete = await self._archive_page(room.jid, before, HISTORY)
+                fresh = [r for r in page if r["mam_result"]["id"] not in known]
+                pages.insert(0, fresh)
+                fetched += len(page)
+                if (complete or not page or len(fresh) < len(page) or not known
+                        or fetched >= CATCH_UP):
+                    break
+                before = page[0]["mam_result"]["id"]
+        except (IqError, IqTimeout) as exc:
+            log.info("room archive not readable: %s", type(exc).__name__)
+            self._emit(events.RoomNotice(room.jid, f"The history of {room.display_name} could not be "
+                                         "loaded; new messages still arrive.", "warning"))
+        for page in pages:
+            for result in page:
+                forwarded = result["mam_result"]["forwarded"]
+                self._take(room, forwarded["stanza"], forwarded["delay"]["stamp"] or None,
+                           result["mam_result"]["id"], live=False)
+        for stanza in self._buffered.pop(room.jid, []):
+            self._take(room, stanza, None, "", live=False, unread=True)
+        self._emit(events.HistoryLoaded(room.jid))
+        self._emit(events.UnreadChanged(room.jid, conversation.unread))
+
+    # --- messages ------------------------------------------------------------------------------------
+
+    def _on_groupchat(self, stanza: Message) -> None:
+        room = self.by_jid.get(stanza["from"].bare)
+        if room is None or not stanza["from"].resource:
+            return
+        held = self._buffered.get(room.jid)
+        if held is not None:
+            held.append(stanza)
+            return
+        self._take(room, stanza, None, "", live=True)
+
+    def _real_jid(self, room: Room, stanza: Message) -> str:
+        """The sender's bare JID: from the archive's copy, or from the occupant's presence."""
+        item = stanza.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item")
+        if item is not None and item.get("jid"):
+            return JID(item.get("jid")).bare
+        occupant = room.occupants.get(stanza["from"].resource)
+        return occupant.jid if occupant is not None else ""
+
+    def _is_mine(self, room: Room, stanza: Message) -> bool:
+        real = self._real_jid(room, stanza)
+        if real:
+            return real == self.session.jid.bare
+        return bool(stanza["from"].resource == room.nick)
+
+    def _take(self, room: Room, stanza: Message, when: dt.datetime | None, archive_id: str, *,
+              live: bool, unread: bool = False) -> None:
+        """Add one room message (live, held back, or from the archive) unless it is known;
+        my own message coming back from the room moves it to *sent to room*."""
+        body = stanza["body"]
+        if not body:
+            return
+        conversation = self.session.conversation(room.jid)
+        stanza_id = stanza["stanza_id"]
+        room_id = archive_id or (stanza_id["id"] if stanza_id["by"] == room.jid else "")
+        nick = stanza["from"].resource
+        own_id = stanza["origin_id"]["id"] or stanza["id"]
+        if self._is_mine(room, stanza):
+            known = conversation.by_id.get(own_id) if own_id else None
+            if known is not None:
+                known.room_id = known.room_id or room_id
+                if known.advance(Delivery.SENT, _now()):
+                    self._emit(events.MessageChanged(room.jid, known))
+                return
+            message = ChatMessage(own_id or room_id or str(uuid.uuid4()), Direction.OUTGOING,
+                                  self.session.jid.bare, body, when or _now(), nick=nick,
+                                  room_id=room_id)
+            message.advance(Delivery.SENT, message.time)
+        else:
+            message_id = room_id or own_id or str(uuid.uuid4())
+            if message_id in conversation.by_id:
+                return
+            delay = stanza["delay"]["stamp"] if stanza["delay"]["stamp"] else None
+            message = ChatMessage(message_id, Direction.INCOMING,
+                                  self._real_jid(room, stanza) or f"{room.jid}/{nick}", body,
+                                  when or delay or _now(), nick=nick, room_id=room_id,
+                                  markable=stanza.xml.find(MARKABLE) is not None)
+            if live or unread:
+                conversation.unread += 1
+        index = conversation.add(message)
+        if live:
+            self._emit(events.MessageAdded(room.jid, message, index))
+            if message.direction is Direction.INCOMING:
+                self._emit(events.UnreadChanged(room.jid, conversation.unread))
+
+    def send(self, jid: str, body: str) -> ChatMessage:
+        """Say ``body`` in the room; the message is *sent to room* once the room reflects it."""
+        room = self.by_jid[jid]
+        if not room.joined:
+            raise RoomError(f"You are not in {room.display_name} right now; open it again to rejoin, "
+                            "then send.")
+        message_id = str(uuid.uuid4())
+        stanza = self._stream.make_message(mto=room.jid, mbody=body, mtype="groupchat")
+        stanza["id"] = message_id
+        stanza["origin_id"]["id"] = message_id
+        stanza.enable("markable")
+        message = ChatMessage(message_id, Direction.OUTGOING, self.session.jid.bare, body, _now(),
+                              nick=room.nick)
+        conversation = self.session.conversation(room.jid)
+        index = conversation.add(message)
+        self._emit(events.MessageAdded(room.jid, message, index))
+        stanza.send()
+        return message
+
+    def mark_read(self, jid: str) -> ChatMessage | None:
+        """I have seen the room: clear its unread count, tell the room (XEP-0333) once per message."""
+        conversation = self.session.conversation(jid)
+        changed = conversation.unread != 0
+        conversation.unread = 0
+        newest = conversation.last_incoming_markable()
+        room = self.by_jid.get(jid)
+        if (newest is not None and room is not None and room.joined
+                and self._read_sent.get(jid) != newest.id):
+            self._read_sent[jid] = newest.id
+            self._stream.plugin["xep_0333"].send_marker(
+                JID(jid), newest.room_id or newest.id, "displayed", mtype="groupchat")
+        if changed:
+            self._emit(events.UnreadChanged(jid, 0))
+        return newest
+
+    def on_displayed(self, stanza: Message) -> None:
+        """An occupant's client displayed messages up to one of mine: it and all before are read."""
+        room = self.by_jid.get(stanza["from"].bare)
+        nick = stanza["from"].resource
+        if room is None or not nick or self._is_mine(room, stanza):
+            return
+        marked = stanza["displayed"]["id"]
+        conversation = self.session.conversation(room.jid)
+        messages = conversation.messages
+        target = next((i for i in range(len(messages) - 1, -1, -1)
+                       if marked in (messages[i].id, messages[i].room_id)), None)
+        if target is None:
+            return
+        when = _now()
+        for message in messages[:target + 1]:
+            if message.direction is Direction.OUTGOING and nick not in message.read_by:
+                message.read_by.append(nick)
+                message.advance(Delivery.READ, when)
+                self._emit(events.MessageChanged(room.jid, message))
+
+    def _on_subject(self, stanza: Message) -> None:
+        room = self.by_jid.get(stanza["from"].bare)
+        if room is not None:
+            room.subject = stanza["subject"]
+            self._emit(events.RoomChanged(room.jid))
+
+    def _on_config_status(self, stanza: Message) -> None:
+        room = self.by_jid.get(stanza["from"].bare)
+        if room is not None and 104 in stanza["muc"]["status_codes"]:
+            self._spawn(self._renamed_elsewhere(room))
+
+    async def _renamed_elsewhere(self, room: Room) -> None:
+        await self._refresh_name(room)
+        self._emit(events.RoomChanged(room.jid))
+        self._emit(events.RoomsChanged())
+
+    # --- occupants -------------------------------------------------------------------------------------
+
+    def _on_occupant(self, presence: Presence) -> None:
+        room = self.by_jid.get(presence["from"].bare)
+        nick = presence["from"].resource
+        if room is None or not nick or presence["type"] == "error":
+            return
+        muc = presence["muc"]
+        codes = muc["status_codes"]
+        real = JID(muc["jid"]).bare if muc["jid"] else ""
+        if real and muc["affiliation"] in ("owner", "admin", "member"):
+            room.members[real] = muc["affiliation"]
+        elif real:
+            room.members.pop(real, None)
+        if presence["type"] == "unavailable":
+            room.occupants.pop(nick, None)
+            if 110 in codes and 303 not in codes and room.joined:
+                room.joined = False
+                room.occupants.clear()
+                reason = next((REMOVED[c] for c in sorted(codes) if c in REMOVED), "")
+                if presence.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}destroy") is not None:
+                    reason = "{room} was closed by its owner."
+                if reason:
+                    self._emit(events.RoomNotice(room.jid, reason.format(room=room.display_name)
+                                                 + " Leave it to drop it from your list.", "warning"))
+        else:
+            show = presence["show"] or "available"
+            room.occupants[nick] = Occupant(
+                nick, real, muc["role"], muc["affiliation"],
+                Show(show) if show in Show.__members__.values() else Show.AVAILABLE, presence["status"])
+            if 110 in codes:
+                room.nick = nick
+        self._emit(events.RoomChanged(room.jid))
+
+    def send_presence(self) -> None:
+        """My presence changed: show it in every room I am in (rooms only get directed presence)."""
+        show = self.session.me.show
+        if show is Show.OFFLINE:
+            return  # the server tells the rooms I left; the next session rejoins them
+        for room in self.by_jid.values():
+            if room.joined:
+                self._stream.send_presence(
+                    pto=f"{room.jid}/{room.nick}", pstatus=self.session.me.status or None,
+                    pshow=None if show is Show.AVAILABLE else show.value)
+
+    # --- creating and managing -----------------------------------------------------------------------
+
+    async def create(self, name: str, participants: Iterable[str] = ()) -> Room:
+        """A new members-only, persistent, archived room called ``name`` with a unique address on my
+        server's MUC service; ``participants`` (bare JIDs) become members and are invited."""
+        name = name.strip()
+        if not name:
+            raise RoomError("Give the room a name.")
+        service = await self.service()
+        for _attempt in range(3):
+            jid = f"{room_slug(name)}-{uuid.uuid4().hex[:6]}@{service}"
+            room = self.by_jid[jid] = Room(jid, name)
+            presence = await self._enter(room)
+            if 201 in presence["muc"]["status_codes"]:
+                break
+            self._forget(room, tell_room=True)  # somebody else's room by chance: pick another address
+        else:
+            raise RoomError("Could not find a free address for the room; try another name.")
+        try:
+            await self._configure(room, {"muc#roomconfig_roomname": name, **ROOM_CONFIG},
+                                  "set up the room")
+        except RoomError:
+            self._forget(room, tell_room=True)
+            raise
+        await self._after_entering(room)
+        await self._publish_bookmark(room)
+        self._emit(events.RoomsChanged())
+        people = [p for p in participants if JID(p).bare != self.session.jid.bare]
+        if people:
+            await self.invite(jid, people)
+        return room
+
+    async def create_from_group(self, group: str) -> Room:
+        """A room named after a contact group, with all its contacts invited, in one step."""
+        members = [c.jid for c in self.session.contacts.values() if group in c.groups]
+        if not members:
+            raise RoomError(f"The group {group} has no contacts to invite.")
+        return await self.create(group, members)
+
+    async def _configure(self, room: Room, values: dict[str, Any], what: str) -> None:
+        muc = self._stream.plugin["xep_0045"]
+        try:
+            form = await muc.get_room_config(JID(room.jid), timeout=TIMEOUT)
+            fields = form.get_fields()
+            for var, value in values.items():
+                if var in fields:
+                    fields[var]["value"] = value
+            await muc.set_room_config(JID(room.jid), form, timeout=TIMEOUT)
+        except (IqError, IqTimeout) as exc:
+            raise _refused(exc, what) from None
+
+    async def invite(self, jid: str, people: Iterable[str], reason: str = "") -> None:
+        """Make ``people`` members of the room and invite them: directly (XEP-0249) when I may
+        grant membership, else through the room, which then makes them members itself."""
+        room = self.by_jid[jid]
+        people = [JID(p).bare for p in people]
+        if not people:
+            return
+        me = self.session.jid.bare
+        reason = reason or f"{me} invites you to {room.display_name}"
+        if room.my_affiliation in ("owner", "admin"):
+            try:
+                await self._stream.plugin["xep_0045"].send_affiliation_list(
+                    JID(jid), [(p, "member") for p in people], timeout=TIMEOUT)
+            except (IqError, IqTimeout) as exc:
+                raise _refused(exc, "add participants") from None
+            for person in people:
+                room.members[person] = "member"
+                invitation = self._stream.make_message(
+                    mto=person, mbody=f"{reason}: xmpp:{jid}?join", mtype="normal")
+                invitation["groupchat_invite"]["jid"] = jid
+                invitation["groupchat_invite"]["reason"] = reason
+                invitation.send()
+        else:
+            if not room.joined:
+                raise RoomError(f"Join {room.display_name} first, then invite.")
+            for person in people:
+                self._stream.plugin["xep_0045"].invite(JID(jid), person, reason)
+        self._emit(events.RoomChanged(jid))
+
+    async def remove(self, jid: str, person: str) -> None:
+        """Take ``person``'s membership away (affiliation none): a members-only room lets them out."""
+        room = self.by_jid[jid]
+        person = JID(person).bare
+        try:
+            await self._stream.plugin["xep_0045"].set_affiliation(
+                JID(jid), "none", jid=JID(person), timeout=TIMEOUT)
+        except (IqError, IqTimeout) as exc:
+            raise _refused(exc, "remove the participant") from None
+        room.members.pop(person, None)
+        self._emit(events.RoomChanged(jid))
+
+    async def rename(self, jid: str, name: str) -> None:
+        """Give the room a new name (``muc#roomconfig_roomname``); every participant sees it."""
+        room = self.by_jid[jid]
+        name = name.strip()
+        if not name:
+            raise RoomError("Give the room a name.")
+        await self._configure(room, {"muc#roomconfig_roomname": name}, "rename the room")
+        room.name = name
+        await self._publish_bookmark(room)
+        self._emit(events.RoomChanged(jid))
+        self._emit(events.RoomsChanged())
+
+    async def leave(self, jid: str) -> None:
+        """Leave the room and drop its bookmark, here and on my other devices."""
+        room = self.by_jid.get(jid)
+        if room is None:
+            return
+        self._forget(room, tell_room=True)
+        try:
+            await self._stream.plugin["xep_0060"].retract(
+                self.session.jid.bare, BOOKMARKS, jid, notify=True, timeout=TIMEOUT)
+        except IqError:
+            pass  # it was not bookmarked
+        except IqTimeout:
+            raise RoomError(f"You left {room.display_name}, but the server did not confirm dropping "
+                            "its bookmark; it may come back on the next login.") from None
+
+    def _forget(self, room: Room, tell_room: bool = True) -> None:
+        """Leave (if in) and drop the room and its conversation from this session."""
+        if tell_room and room.joined and self.session.state == "online":
+            with contextlib.suppress(KeyError):  # slixmpp no longer counts it as joined
+                self._stream.plugin["xep_0045"].leave_muc(JID(room.jid), room.nick)
+        room.joined = False
+        self.by_jid.pop(room.jid, None)
+        self.session.conversations.pop(room.jid, None)
+        self._buffered.pop(room.jid, None)
+        self._emit(events.RoomsChanged())
+
+    # --- invitations -----------------------------------------------------------------------------------
+
+    def _invited(self, invitation: Invitation) -> None:
+        room = self.by_jid.get(invitation.room)
+        if (room is not None and room.joined) or invitation.room in self.invitations:
+            return
+        self.invitations[invitation.room] = invitation
+        self._emit(events.InvitationReceived(invitation))
+
+    def _on_direct_invite(self, message: Message) -> None:
+        if message.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}invite") is not None:
+            return  # the room's own (mediated) invitation also carries this element
+        invite = message["groupchat_invite"]
+        self._invited(Invitation(JID(invite["jid"]).bare, message["from"].bare, invite["reason"] or "",
+                                 invite["password"] or ""))
+
+    def _on_mediated_invite(self, message: Message) -> None:
+        invite = message["muc"]["invite"]
+        inviter = JID(invite["from"]).bare if invite["from"] else ""
+        self._invited(Invitation(message["from"].bare, inviter, invite["reason"] or "",
+                                 message["muc"]["password"] or "", mediated=True))
+
+    async def accept(self, room: str) -> Room:
+        """Join the room of a pending invitation (and bookmark it)."""
+        invitation = self.invitations.pop(room)
+        try:
+            return await self.join(room, password=invitation.password or None)
+        except RoomError:
+            self.by_jid.pop(room, None)
+            self._emit(events.RoomsChanged())
+            raise
+
+    def decline(self, room: str) -> None:
+        """Say no to a pending invitation; a mediated one is answered through the room."""
+        invitation = self.invitations.pop(room, None)
+        if invitation is not None and invitation.mediated and invitation.inviter:
+            self._stream.plugin["xep_0045"].decline(JID(room), invitation.inviter)
