@@ -71,8 +71,8 @@ class ToneTrack(_PacedAudio):
 class ClickTrack(_PacedAudio):
     """Silence with a short click whenever :meth:`click` is called; for latency measurements.
 
-    ``on_click`` gets the monotonic time at which the frame carrying the click was handed to the
-    encoder."""
+    :attr:`sent_at` lists, click by click, the monotonic time at which the frame carrying it was
+    produced (just before it goes to the encoder)."""
 
     def __init__(self) -> None:
         super().__init__()
