@@ -1,29 +1,53 @@
-"""``./switchboard bench``: run every benchmark and print ours beside its peer."""
+"""``./switchboard bench [name …]``: run every benchmark (or the named ones) and print ours beside
+its peer."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from . import assistant_latency, chat_roundtrip, history_render, journal_live, journal_speed
 from .common import private_stack
 
+Benchmark = Callable[..., Awaitable[list[Any]]]
 
-async def main() -> int:
+WITH_SERVER: dict[str, Benchmark] = {
+    "chat_roundtrip": chat_roundtrip.run,
+    "assistant_latency": assistant_latency.run,
+    "journal_live": journal_live.run,
+}
+"""Benchmarks that need the private ejabberd; they get it as their argument."""
+ALONE: dict[str, Benchmark] = {
+    "history_render": history_render.run,
+    "journal_speed": journal_speed.run,
+}
+
+
+async def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in WITH_SERVER and n not in ALONE]
+    if unknown:
+        print(f"no benchmark {', '.join(unknown)}; there are: {', '.join([*WITH_SERVER, *ALONE])}",
+              file=sys.stderr)
+        return 2
+    wanted = set(names or [*WITH_SERVER, *ALONE])
     print(f"{'benchmark':<44} figures (ours, peer, ratio ours/peer)", flush=True)
 
-    def show(figures: list) -> None:
+    def show(figures: list[Any]) -> None:
         for figure in figures:
             print(figure.line(), flush=True)
 
-    with private_stack() as server:
-        show(await chat_roundtrip.run(server))
-        show(await assistant_latency.run(server))
-        show(await journal_live.run(server))
-    show(await history_render.run())
-    show(await journal_speed.run())
+    if wanted & WITH_SERVER.keys():
+        with private_stack() as server:
+            for name, run in WITH_SERVER.items():
+                if name in wanted:
+                    show(await run(server))
+    for name, run in ALONE.items():
+        if name in wanted:
+            show(await run())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(sys.argv[1:])))
