@@ -8,7 +8,14 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import assistant_latency, chat_roundtrip, history_render, journal_live, journal_speed
+from . import (
+    assistant_latency,
+    call_latency,
+    chat_roundtrip,
+    history_render,
+    journal_live,
+    journal_speed,
+)
 from .common import private_stack
 
 Benchmark = Callable[..., Awaitable[list[Any]]]
@@ -17,6 +24,7 @@ WITH_SERVER: dict[str, Benchmark] = {
     "chat_roundtrip": chat_roundtrip.run,
     "assistant_latency": assistant_latency.run,
     "journal_live": journal_live.run,
+    "call_latency": call_latency.run,
 }
 """Benchmarks that need the private ejabberd; they get it as their argument."""
 ALONE: dict[str, Benchmark] = {

@@ -54,6 +54,21 @@ class Figure:
         return text + (f"   (target: {self.target})" if self.target else "")
 
 
+@dataclass
+class Note:
+    """A line printed among the figures: how they were measured, or what they leave out."""
+
+    text: str
+
+    def line(self) -> str:
+        return f"  note: {self.text}"
+
+
+def met(target: str, reached: bool) -> str:
+    """A target with whether this run reached it, for :attr:`Figure.target`."""
+    return f"{target}: {'met' if reached else 'MISSED'}"
+
+
 def p50(samples: list[float]) -> float:
     return statistics.median(samples)
 
