@@ -10,6 +10,7 @@ from typing import Any
 
 from . import (
     assistant_latency,
+    call_cpu,
     call_latency,
     chat_roundtrip,
     history_render,
@@ -25,6 +26,7 @@ WITH_SERVER: dict[str, Benchmark] = {
     "assistant_latency": assistant_latency.run,
     "journal_live": journal_live.run,
     "call_latency": call_latency.run,
+    "call_cpu": call_cpu.run,
 }
 """Benchmarks that need the private ejabberd; they get it as their argument."""
 ALONE: dict[str, Benchmark] = {

@@ -1,0 +1,123 @@
+"""CPU per audio call against the Opus encode+decode floor measured in the same run.
+
+*Ours*: both ends of one established audio call run in this process (a 440 Hz tone each way,
+the received audio read as a player would); the process's CPU time over :data:`SECONDS` of the
+call, minus an idle baseline of the same length with the same two phones connected and no call.
+Both ends in one process make it one call counted at both ends, so the *floor* is the same
+seconds of the same audio put through aiortc's own Opus encoder and decoder both ways: two
+encodes and two decodes per 20 ms, as fast as they go. Target: ours ≤ 1.5 × floor.
+
+CPU time is ``time.process_time()``: every thread of the process, so aiortc's encoder pool and
+decoder threads count too. ejabberd runs in its own process and is not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+from aiortc.codecs.opus import OpusDecoder, OpusEncoder
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.mediastreams import MediaStreamTrack
+from av import AudioFrame
+
+from xmpp_components.plugins.jingle.media import FRAME_SAMPLES, SAMPLE_RATE, AudioProbe, ToneTrack
+from xmpp_components.stack.ejabberd import EjabberdServer
+
+from .common import Figure, Note, met
+from .phones import MEDIA_NOTE, Phone, bare_aiortc_call
+
+SECONDS = 10.0
+TARGET_RATIO = 1.5
+TONES = (440.0, 660.0)
+
+
+def _frames(tone: ToneTrack, count: int) -> list[AudioFrame]:
+    """The first ``count`` 20 ms frames of ``tone``, as its track hands them to the encoder."""
+    frames = []
+    for index in range(count):
+        samples = tone.samples(index * FRAME_SAMPLES, FRAME_SAMPLES)
+        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = index * FRAME_SAMPLES
+        frames.append(frame)
+    return frames
+
+
+def opus_floor(seconds: float) -> float:
+    """CPU seconds aiortc's Opus needs for ``seconds`` of one call both ways."""
+    count = int(seconds * SAMPLE_RATE / FRAME_SAMPLES)
+    directions = [(_frames(ToneTrack(hz), count), OpusEncoder(), OpusDecoder()) for hz in TONES]
+    start = time.process_time()
+    for index in range(count):
+        for frames, encoder, decoder in directions:
+            payloads, timestamp = encoder.encode(frames[index])
+            for payload in payloads:
+                decoder.decode(JitterFrame(payload, timestamp))
+    return time.process_time() - start
+
+
+async def _cpu_while(seconds: float) -> float:
+    """CPU seconds this process uses while the event loop runs on for ``seconds``."""
+    start = time.process_time()
+    await asyncio.sleep(seconds)
+    return time.process_time() - start
+
+
+async def _call_cpu(received: tuple[MediaStreamTrack, MediaStreamTrack]) -> tuple[float, list[int]]:
+    """CPU seconds over :data:`SECONDS` of an established call whose ends receive ``received``
+    (read as a player would), and the frames each end heard meanwhile."""
+    ears = [AudioProbe(track, keep_seconds=0.02) for track in received]
+    try:
+        for ear in ears:
+            await ear.wait_frames(50)
+        before = [ear.frames for ear in ears]
+        busy = await _cpu_while(SECONDS)
+        return busy, [ear.frames - count for ear, count in zip(ears, before, strict=True)]
+    finally:
+        for ear in ears:
+            await ear.stop()
+
+
+async def _ours(server: EjabberdServer) -> tuple[float, float, list[int]]:
+    """(CPU seconds of the call, of the idle baseline, frames heard at each end)."""
+    caller, callee = await Phone.connect(server, "caller"), await Phone.connect(server, "callee")
+    try:
+        idle = await _cpu_while(SECONDS)
+        outgoing, incoming = await caller.call(callee, audio=ToneTrack(TONES[0]),
+                                               answer_with=ToneTrack(TONES[1]))
+        busy, heard = await _call_cpu((await outgoing.wait_remote_track("audio"),
+                                       await incoming.wait_remote_track("audio")))
+        await outgoing.hangup()
+    finally:
+        await caller.stop()
+        await callee.stop()
+    return busy, idle, heard
+
+
+async def _bare_aiortc() -> float:
+    """CPU seconds of the same call between two bare aiortc peers."""
+    async with bare_aiortc_call(ToneTrack(TONES[0]), ToneTrack(TONES[1])) as received:
+        busy, _heard = await _call_cpu(received)
+    return busy
+
+
+async def run(server: EjabberdServer) -> list[Figure | Note]:
+    """The call's CPU, the bare aiortc call's, then the floor for the same seconds (median of
+    three)."""
+    busy, idle, heard = await _ours(server)
+    bare = await _bare_aiortc() - idle
+    floor = statistics.median(opus_floor(SECONDS) for _ in range(3))
+    ours = busy - idle
+    per_second = 1000 / SECONDS
+    target = f"≤ {TARGET_RATIO}× floor"
+    return [
+        Figure("CPU of one audio call, both ends", "ms/s", ours * per_second, floor * per_second,
+               "Opus enc+dec floor", met(target, ours <= TARGET_RATIO * floor)),
+        Figure("CPU of one audio call, both ends", "ms/s", ours * per_second, bare * per_second,
+               "bare aiortc call"),
+        Note(f"ms of CPU per second of call over {SECONDS:.0f} s, minus the idle baseline "
+             f"({idle * per_second:.1f} ms/s, phones connected, no call); frames heard {heard[0]} "
+             f"and {heard[1]} of {SECONDS * SAMPLE_RATE / FRAME_SAMPLES:.0f} each way; {MEDIA_NOTE}"),
+    ]
