@@ -11,13 +11,19 @@ from textual.widgets import Footer, OptionList, Static
 
 from tui.messages import SessionUpdate
 from tui.session import ChatSession, Contact, Show, events
+from tui.session.rooms import RoomError
 from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.presence_bar import PresenceBar
+from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList, presence_dot
 
+from .rooms import NO_CONVERSATION, ROOM_BINDINGS, RoomActions, RoomCommands, room_title
 
-class MainScreen(Screen[None]):
-    """Roster and conversation side by side."""
+
+class MainScreen(RoomActions, Screen[None]):
+    """Rooms and roster side by side with the open conversation."""
+
+    COMMANDS = {RoomCommands}
 
     BINDINGS = [
         Binding("escape", "focus_roster", "Contacts"),
@@ -27,6 +33,7 @@ class MainScreen(Screen[None]):
         Binding("d", "card", "Details", show=False),
         Binding("h", "hide_offline", "Hide offline", show=False),
         Binding("f3", "journal", "Journal"),
+        *ROOM_BINDINGS,
     ]
 
     def __init__(self, session: ChatSession) -> None:
@@ -40,19 +47,22 @@ class MainScreen(Screen[None]):
         yield PresenceBar(self.session.jid.bare, id="presence")
         with Horizontal():
             yield RosterList(id="roster")
+            yield ParticipantList(id="participants")
             with Vertical(id="conversation"):
-                yield Static("Choose a contact and press Enter to chat.", id="conversation-title")
+                yield Static(NO_CONVERSATION, id="conversation-title")
                 yield MessageLog(id="messages")
                 yield Composer(id="composer", placeholder="Message (Enter sends, Alt+Enter new line)")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(Composer).disabled = True
+        self.hide_room_panel()
         self.query_one(RosterList).focus()
 
     # --- actions ----------------------------------------------------------------------------------
 
     def action_focus_roster(self) -> None:
+        self.hide_room_panel()
         self.query_one(RosterList).focus()
 
     def action_hide_offline(self) -> None:
@@ -125,6 +135,7 @@ class MainScreen(Screen[None]):
         composer.disabled = False
         composer.focus()
         self._mark_read()
+        self.refresh_bindings()
 
     def _mark_read(self) -> None:
         if self.open_jid is not None and self.session.state == "online":
@@ -132,6 +143,9 @@ class MainScreen(Screen[None]):
 
     def _update_title(self) -> None:
         if self.open_jid is None:
+            return
+        if self.open_room is not None:
+            self.query_one("#conversation-title", Static).update(room_title(self.open_room))
             return
         contact = self.session.contacts.get(self.open_jid)
         title = Text("Chat with ", style="dim")
@@ -148,7 +162,7 @@ class MainScreen(Screen[None]):
     # --- input ------------------------------------------------------------------------------------
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
+        if event.option_list.id == "roster" and event.option.id and not self.select_room(event.option.id):
             self.open_conversation(event.option.id)
 
     def on_composer_submitted(self, event: Composer.Submitted) -> None:
@@ -159,7 +173,11 @@ class MainScreen(Screen[None]):
                         "press Enter again once the top line says online.", severity="warning")
             event.composer.text = event.text
             return
-        self.session.send_chat(self.open_jid, event.text)
+        try:
+            self.session.send_chat(self.open_jid, event.text)
+        except RoomError as exc:
+            self.notify(str(exc), severity="warning")
+            event.composer.text = event.text
 
     # --- session events ---------------------------------------------------------------------------
 
@@ -191,3 +209,5 @@ class MainScreen(Screen[None]):
                 self.query_one(MessageLog).message_changed(event.message)
         elif isinstance(event, events.UnreadChanged):
             roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})
+        else:
+            self.on_room_event(event)

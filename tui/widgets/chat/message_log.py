@@ -48,6 +48,11 @@ def delivery_parts(message: ChatMessage, compact: bool = False) -> list[tuple[st
         return [(f"✗ not sent: {message.error}", "bold red")]
     if message.delivery is Delivery.PENDING:
         return [("… sending", "dim")]
+    if message.in_room:  # the room reflected it; receipts do not exist there, read markers do
+        parts = [(f"✓ {'' if compact else 'sent to room '}{_clock(message.sent_at)}", "dim")]
+        if message.read_by:
+            parts.append((f"read by {_readers(message.read_by, compact)}", "bold dodger_blue2"))
+        return parts
     sent, delivered = ("", "") if compact else ("sent ", "delivered ")
     parts = [(f"✓ {sent}{_clock(message.sent_at)}", "dim")]
     if message.delivered_at:
@@ -55,6 +60,12 @@ def delivery_parts(message: ChatMessage, compact: bool = False) -> list[tuple[st
     if message.read_at:
         parts.append((f"read {_clock(message.read_at)}", "bold dodger_blue2"))
     return parts
+
+
+def _readers(nicks: list[str], compact: bool) -> str:
+    if compact:
+        return str(len(nicks))
+    return ", ".join(nicks) if len(nicks) <= 2 else f"{nicks[0]}, {nicks[1]} +{len(nicks) - 2}"
 
 
 SEPARATOR = " · "
@@ -178,9 +189,12 @@ class MessageLog(ScrollView, can_focus=True):
         ticks = sum(cell_len(text) for text, _ in parts) + len(SEPARATOR) * max(0, len(parts) - 1)
         return who_width + 1 + ticks <= self._width
 
+    def _sender_name(self, message: ChatMessage) -> str:
+        return message.nick or self.names.get(message.sender, message.sender.split("@")[0])
+
     def _who(self, message: ChatMessage) -> Text:
         outgoing = message.direction is Direction.OUTGOING
-        sender = "me" if outgoing else self.names.get(message.sender, message.sender.split("@")[0])
+        sender = "me" if outgoing else self._sender_name(message)
         who = Text.assemble((message.time.astimezone().strftime("%H:%M"), "dim"), " ",
                             (sender, "bold cyan" if outgoing else "bold magenta"))
         if message.corrected:
@@ -189,7 +203,7 @@ class MessageLog(ScrollView, can_focus=True):
 
     def _measure(self, message: ChatMessage) -> int:
         """Lines ``message`` takes at the current width, computed without rendering it."""
-        sender = self.names.get(message.sender, message.sender.split("@")[0])
+        sender = self._sender_name(message)
         who_width = 6 + (2 if message.direction is Direction.OUTGOING else cell_len(sender))
         who_width += 2 if message.corrected else 0
         header = 1 if self._header_fits(message, who_width) else 2

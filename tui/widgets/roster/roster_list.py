@@ -1,4 +1,5 @@
-"""Contacts by group with presence colour, absence note and unread count (a virtualised list)."""
+"""Rooms, then contacts by group with presence colour, absence note and unread count (a virtualised
+list): the conversations list."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
-from tui.session.model import Contact, Show
+from tui.session.model import Contact, Invitation, Room, Show
+
+from .room_entry import invitation_prompt, room_prompt
 
 PRESENCE_COLOURS = {
     Show.CHAT: "bright_green",
@@ -30,7 +33,8 @@ def presence_dot(show: Show) -> Text:
 
 
 class RosterList(OptionList):
-    """The roster. Option ids are the contacts' bare JIDs; group headers are disabled options."""
+    """The roster, with my rooms on top. Option ids are the contacts' and rooms' bare JIDs; section
+    and group headers are disabled options."""
 
     DEFAULT_CSS = """
     RosterList, RosterList:focus {
@@ -47,6 +51,8 @@ class RosterList(OptionList):
         self._contacts: dict[str, Contact] = {}
         self._unread: dict[str, int] = {}
         self._listed: set[str] = set()
+        self._rooms: dict[str, Room] = {}
+        self._invitations: dict[str, Invitation] = {}
         self.hide_offline = False
         """Leave out offline contacts (unless they have unread messages)."""
 
@@ -75,6 +81,16 @@ class RosterList(OptionList):
             for group in contact.groups or (UNGROUPED,):
                 groups.setdefault(group, []).append(contact)
         options: list[Option] = []
+        if self._rooms or self._invitations:
+            options.append(Option(Text("Rooms", style="bold underline"), disabled=True))
+            width = self.size.width or DEFAULT_WIDTH
+            for invitation in self._invitations.values():
+                inviter = self._contacts.get(invitation.inviter)
+                options.append(Option(invitation_prompt(
+                    invitation, inviter.display_name if inviter else invitation.inviter, width),
+                    id=invitation.room))
+            for room in sorted(self._rooms.values(), key=lambda r: r.display_name.casefold()):
+                options.append(Option(self._room_prompt(room), id=room.jid))
         seen: set[str] = set()
         for group in sorted(groups, key=str.casefold):
             options.append(Option(Text(group, style="bold underline"), disabled=True))
@@ -86,7 +102,8 @@ class RosterList(OptionList):
                 options.append(Option(self.prompt(contact), id=contact.jid))
         self.set_options(options)
         self._listed = seen
-        if highlighted and highlighted in seen:
+        if highlighted and (highlighted in seen or highlighted in self._rooms
+                            or highlighted in self._invitations):
             self.highlighted = self.get_option_index(highlighted)
         elif seen and self.highlighted is None:
             self.highlighted = next(i for i, o in enumerate(options) if not o.disabled)
@@ -104,11 +121,28 @@ class RosterList(OptionList):
         with contextlib.suppress(OptionDoesNotExist):  # not listed yet: the next rebuild shows it
             self.replace_option_prompt(contact.jid, self.prompt(contact))
 
+    def _room_prompt(self, room: Room) -> Text:
+        return room_prompt(room, self._unread.get(room.jid, 0), self.size.width or DEFAULT_WIDTH)
+
+    def set_rooms(self, rooms: Iterable[Room], invitations: Iterable[Invitation] = ()) -> None:
+        """List ``rooms`` and unanswered ``invitations`` above the contacts, keeping the highlight."""
+        self._rooms = {room.jid: room for room in rooms}
+        self._invitations = {i.room: i for i in invitations if i.room not in self._rooms}
+        self.set_contacts(self._contacts.values())
+
+    def update_room(self, room: Room) -> None:
+        """Redraw one room's entry (its state, participants count or name changed)."""
+        if room.jid in self._rooms:
+            with contextlib.suppress(OptionDoesNotExist):
+                self.replace_option_prompt(room.jid, self._room_prompt(room))
+
     def set_unread(self, unread: Mapping[str, int]) -> None:
-        """Show unread counts next to contacts."""
+        """Show unread counts next to contacts and rooms."""
         changed = {jid for jid in set(unread) | set(self._unread)
                    if unread.get(jid, 0) != self._unread.get(jid, 0)}
         self._unread = dict(unread)
         for jid in changed:
             if jid in self._contacts:
                 self.update_contact(self._contacts[jid])
+            elif jid in self._rooms:
+                self.update_room(self._rooms[jid])
