@@ -10,6 +10,7 @@ from typing import Any
 
 from . import (
     assistant_latency,
+    call_concurrency,
     call_cpu,
     call_latency,
     chat_roundtrip,
@@ -27,6 +28,7 @@ WITH_SERVER: dict[str, Benchmark] = {
     "journal_live": journal_live.run,
     "call_latency": call_latency.run,
     "call_cpu": call_cpu.run,
+    "call_concurrency": call_concurrency.run,
 }
 """Benchmarks that need the private ejabberd; they get it as their argument."""
 ALONE: dict[str, Benchmark] = {

@@ -74,5 +74,15 @@ def p50(samples: list[float]) -> float:
 
 
 def p95(samples: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    return _percentile(samples, 0.95)
+
+
+def p99(samples: list[float]) -> float:
+    """The 99th percentile (nearest rank)."""
+    return _percentile(samples, 0.99)
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]

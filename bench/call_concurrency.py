@@ -1,0 +1,194 @@
+"""Concurrent audio calls in one process on 2 cores: are 20 ms frames still on time?
+
+4 calls (8 phones, 4 caller/callee pairs, a tone each way), then 8 if 4 hold, all in this
+process, pinned to 2 cores where the machine has more. Each sending track notes how late every
+frame was produced against its 20 ms schedule (the sender asks for the next frame only after
+encoding and sending the last, so a loop or encoder falling behind shows here); each receiving
+end notes when decoded frames arrive. *Peer*: one call alone, measured in the same run.
+A frame more than 20 ms late has missed its deadline; the target is none at 4 calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from xmpp_components.plugins.jingle import Call
+from xmpp_components.plugins.jingle.media import FRAME_SAMPLES, SAMPLE_RATE, AudioProbe, ToneTrack
+from xmpp_components.stack.ejabberd import EjabberdServer
+
+from .common import Figure, Note, met, p99
+from .phones import MEDIA_NOTE, Phone
+
+SECONDS = 8.0
+COUNTS = (4, 8)
+CORES = 2
+DEADLINE_MS = 20.0
+FRAME_MS = 1000 * FRAME_SAMPLES / SAMPLE_RATE
+
+
+class TimedTone(ToneTrack):
+    """A tone that notes how many milliseconds late each frame is produced against its schedule
+    (the first frame's time plus 20 ms per frame)."""
+
+    def __init__(self, frequency: float) -> None:
+        super().__init__(frequency)
+        self.lateness: list[float] = []
+        self._origin: float | None = None
+
+    def samples(self, first: int, count: int) -> np.ndarray:
+        """The tone's samples, noting when they were asked for."""
+        now = time.monotonic()
+        if self._origin is None:
+            self._origin = now
+        self.lateness.append((now - self._origin - first / SAMPLE_RATE) * 1000)
+        return super().samples(first, count)
+
+
+class ArrivalClock:
+    """Reads a received track as a player would and notes when each decoded frame arrived."""
+
+    def __init__(self, call: Call) -> None:
+        self.arrivals: list[float] = []
+        self._call = call
+        self.probe: AudioProbe | None = None
+
+    async def start(self) -> None:
+        """Start reading once the call's audio arrived."""
+        self.probe = AudioProbe(await self._call.wait_remote_track("audio"), keep_seconds=0.02,
+                                on_frame=lambda _samples: self.arrivals.append(time.monotonic()))
+
+    def lateness(self) -> list[float]:
+        """Milliseconds each frame came after its due time, the due times being 20 ms apart and
+        placed so that the earliest frame was exactly on time."""
+        offsets = np.array(self.arrivals) - np.arange(len(self.arrivals)) * FRAME_MS / 1000
+        return list((offsets - offsets.min()) * 1000) if len(offsets) else []
+
+
+@dataclass
+class Timing:
+    """Frame lateness (ms) of some concurrent calls over the measured seconds."""
+
+    calls: int
+    sent: list[float]
+    received: list[float]
+    expected: int
+    """Frames due from the senders, both directions of every call."""
+    own_share: float
+    """Share of the pinned cores this process used meanwhile."""
+    others_share: float
+    """Share of the pinned cores everything else used meanwhile (other processes, ejabberd)."""
+
+
+def late(samples: list[float]) -> int:
+    """How many frames missed their deadline."""
+    return sum(1 for ms in samples if ms > DEADLINE_MS)
+
+
+@contextlib.contextmanager
+def pinned_cores(count: int) -> Iterator[set[int]]:
+    """Run every thread of this process (and the threads they start) on ``count`` cores, the first
+    it may use; yields them. The affinity before is restored afterwards."""
+    before = os.sched_getaffinity(0)
+
+    def apply(cores: set[int]) -> None:
+        for thread in os.listdir("/proc/self/task"):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(thread), cores)
+
+    apply(set(sorted(before)[:count]))
+    try:
+        yield os.sched_getaffinity(0)
+    finally:
+        apply(before)
+
+
+def busy_seconds(cores: set[int]) -> float:
+    """CPU seconds ``cores`` have spent busy since boot, whoever ran on them (``/proc/stat``)."""
+    busy = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, ticks[:8])
+                busy += user + nice + system + irq + softirq + steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:
+    """Run ``calls`` concurrent calls between pairs of ``phones`` and time their frames; note
+    how busy ``cores`` were meanwhile, with this process and with everything else."""
+    tones = [TimedTone(440 + 20 * i) for i in range(2 * calls)]
+    established = await asyncio.gather(*(
+        phones[2 * i].call(phones[2 * i + 1], audio=tones[2 * i], answer_with=tones[2 * i + 1])
+        for i in range(calls)))
+    clocks = [ArrivalClock(call) for pair in established for call in pair]
+    for clock in clocks:
+        await clock.start()
+    await asyncio.gather(*(clock.probe.wait_frames(50) for clock in clocks if clock.probe))
+    for record in (*[t.lateness for t in tones], *[c.arrivals for c in clocks]):
+        record.clear()
+    busy, own = busy_seconds(cores), time.process_time()
+    await asyncio.sleep(SECONDS)
+    busy, own = busy_seconds(cores) - busy, time.process_time() - own
+    capacity = SECONDS * len(cores)
+    timing = Timing(calls, [ms for t in tones for ms in t.lateness],
+                    [ms for c in clocks for ms in c.lateness()],
+                    int(SECONDS * 1000 / FRAME_MS) * 2 * calls,
+                    own / capacity, max(0.0, busy - own) / capacity)
+    for clock in clocks:
+        if clock.probe is not None:
+            await clock.probe.stop()
+    for outgoing, _incoming in established:
+        await outgoing.hangup()
+    for pair in established:
+        for call in pair:
+            await call.closed()
+    return timing
+
+
+def _figures(many: Timing, alone: Timing) -> list[Figure | Note]:
+    name = f"{many.calls} concurrent calls"
+    figures: list[Figure | Note] = []
+    for what, ours, peer in (("sender frame lateness", many.sent, alone.sent),
+                             ("received frame lateness", many.received, alone.received)):
+        missed = late(ours)
+        figures.append(Figure(f"{name}: {what}, p99", "ms", p99(ours), p99(peer),
+                              "1 call alone", met(f"no frame > {DEADLINE_MS:.0f} ms late; "
+                                                  f"{missed} of {len(ours)}", missed == 0)))
+    figures.append(Note(f"{name}: frames due in {SECONDS:.0f} s {many.expected}, produced "
+                        f"{len(many.sent)}, decoded {len(many.received)} (1 call alone: "
+                        f"{alone.expected}, {len(alone.sent)}, {len(alone.received)}; late alone: "
+                        f"{late(alone.sent)} produced, {late(alone.received)} decoded)"))
+    figures.append(Note(f"{name}: the pinned cores were busy {many.own_share:.0%} with this process "
+                        f"and {many.others_share:.0%} with everything else (1 call alone: "
+                        f"{alone.own_share:.0%} and {alone.others_share:.0%})"))
+    return figures
+
+
+async def run(server: EjabberdServer) -> list[Figure | Note]:
+    """One call alone, then 4 at once, then 8 if 4 kept every deadline."""
+    phones = [await Phone.connect(server, f"phone{i}") for i in range(2 * max(COUNTS))]
+    results: list[Figure | Note] = []
+    try:
+        with pinned_cores(CORES) as cores:
+            alone = await _timing(phones, 1, cores)
+            for count in COUNTS:
+                many = await _timing(phones, count, cores)
+                results += _figures(many, alone)
+                if late(many.sent) or late(many.received):
+                    break
+            results.append(Note(
+                f"this process on cores {sorted(cores)} of {os.cpu_count()} (sched_setaffinity); "
+                f"ejabberd runs beside it, unpinned; load average {os.getloadavg()[0]:.2f}; "
+                f"{MEDIA_NOTE}"))
+    finally:
+        for phone in phones:
+            await phone.stop()
+    return results
