@@ -18,9 +18,13 @@ from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
-from schema import create_engine
+from schema import JournalEntry, create_engine
+from schema.migrate import upgrade_async
 from xmpp_components.journal import JournalComponent
+from xmpp_components.journal.archive import ArchivedStanza, CallSignal
 from xmpp_components.journal.protocol import NS, RSM
 from xmpp_components.journal.store import JournalStore
 
@@ -292,6 +296,58 @@ async def test_no_entry_lost_or_doubled_when_the_component_is_killed(ejabberd, d
         assert mine[0].findtext(f"{{{NS}}}preview") == "three"
     finally:
         await second.stop()
+
+
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def _chat(index: int, owner: str, peer: str, outgoing: bool, body: str, minutes: int,
+          call: CallSignal | None = None) -> ArchivedStanza:
+    return ArchivedStanza(index, owner, False, peer, "", T0 + dt.timedelta(minutes=minutes), outgoing,
+                          body, False, call)
+
+
+@pytest.fixture
+async def fresh_store(tmp_path) -> AsyncIterator[JournalStore]:
+    """A journal store on an empty migrated SQLite file of its own."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
+    await upgrade_async(url)
+    store = JournalStore(create_engine(url), "localhost")
+    yield store
+    await store.engine.dispose()
+
+
+async def test_a_failed_ingest_is_applied_once_when_retried(fresh_store):
+    store = fresh_store
+    alice, bob, carol = "alice@localhost", "bob@localhost", "carol@localhost"
+    await store.ingest([_chat(1, alice, bob, True, "Offer", 0)], 1)
+    # an entry already holds the source the batch's new conversation gets: its write fails
+    blocker = await store.record(alice, "planned", "out", "+4930555", "planned", T0, source="archive:3")
+    batch = [_chat(2, alice, bob, False, "Zanzibar figures?", 1), _chat(3, alice, carol, True, "Lunch?", 2)]
+    with pytest.raises(IntegrityError):
+        await store.ingest(batch, 3)
+    assert await store.cursor() == 1
+    async with store.engine.begin() as connection:
+        await connection.execute(update(JournalEntry).where(JournalEntry.id == blocker)
+                                 .values(source="plan:1"))
+    await store.ingest(batch, 3)
+
+    rows, total = await store.query([alice], newest_first=False, kinds=["chat"])
+    assert total == 2
+    assert [(r.peer, r.messages_out, r.messages_in) for r in rows] == [(bob, 1, 1), (carol, 1, 0)]
+    found, _ = await store.query([alice], search="zanzibar")  # searchable as soon as ingest returns
+    assert [r.peer for r in found] == [bob]
+
+
+async def test_a_call_between_messages_does_not_split_the_conversation_after_a_restart(tmp_path,
+                                                                                       fresh_store):
+    alice, bob = "alice@localhost", "bob@localhost"
+    await fresh_store.ingest([_chat(1, alice, bob, True, "Call you?", 0),
+                              _chat(2, alice, bob, True, "", 1, CallSignal("propose", "s1", ("audio",)))], 2)
+    restarted = JournalStore(fresh_store.engine, "localhost")  # nothing cached: reads the database
+    await restarted.ingest([_chat(3, alice, bob, False, "Missed you", 2)], 3)
+    rows, _ = await restarted.query([alice], kinds=["chat"])
+    assert [(r.messages_out, r.messages_in, r.preview) for r in rows] == [(1, 1, "Missed you")]
 
 
 def test_admin_cli_grants_and_reports_bad_input(tmp_path):

@@ -8,13 +8,30 @@ transaction as the archive cursor, so a crash never loses or doubles an entry.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import DateTime, Select, bindparam, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    FromClause,
+    Select,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema import ComponentState, JournalEntry, JournalGrant, JournalNote, session_factory
@@ -24,6 +41,8 @@ from .archive import ArchivedStanza
 CURSOR = ("journal", "archive_cursor")
 PREVIEW_CHARS = 200
 DEFAULT_GAP = dt.timedelta(minutes=30)
+CACHED_STATES = 20_000
+"""Entry states ingest keeps between batches before it reads them from the database again."""
 KINDS = ("chat", "groupchat", "audio", "video", "screen", "call", "planned")
 
 
@@ -75,7 +94,7 @@ class JournalStore:
         self._raw: Any = None
         if self._reader is not None:
             self._raw = self._reader.raw_connection().driver_connection
-        self._sql: dict[tuple[Any, ...], tuple[str, tuple[str, ...]]] = {}
+        self._sql: dict[tuple[Any, ...], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
         self.gap = gap
         self._open: dict[tuple[str, str, str], EntryState] = {}
         self._calls: dict[tuple[str, str], EntryState] = {}
@@ -95,37 +114,89 @@ class JournalStore:
 
     async def ingest(self, stanzas: Sequence[ArchivedStanza], cursor: int) -> IngestResult:
         """Apply archive stanzas (in id order) and move the cursor to ``cursor``, atomically."""
-        async with self.engine.begin() as connection:
-            await self._preload(connection, stanzas)
-            touched: dict[int, EntryState] = {}
-            for stanza in stanzas:
-                for state in await self._apply(connection, stanza):
-                    touched[id(state)] = state
-            await self._write(connection, list(touched.values()))
-            await self._save_cursor(connection, cursor)
+        try:
+            async with self.engine.begin() as connection:
+                await self._preload(connection, stanzas)
+                touched: dict[int, EntryState] = {}
+                for stanza in stanzas:
+                    for state in await self._apply(connection, stanza):
+                        touched[id(state)] = state
+                await self._write(connection, list(touched.values()))
+                await self._save_cursor(connection, cursor)
+        except BaseException:
+            self._forget()  # the cached states hold changes the rollback undid
+            raise
+        if len(self._open) + len(self._calls) > CACHED_STATES:
+            self._forget()  # written and unchanged: the database has them when needed again
         return IngestResult(cursor, list(touched.values()))
+
+    def _forget(self) -> None:
+        """Drop the cached entry states; ingest reads them from the database again."""
+        self._open.clear()
+        self._calls.clear()
+        self._room_speakers.clear()
 
     async def _preload(self, connection: AsyncConnection, stanzas: Sequence[ArchivedStanza]) -> None:
         """Load the latest entry of every 1:1 conversation the batch touches in one query, so
         ingest costs no round trip per message."""
-        keys = {(s.archive, s.peer) for s in stanzas if not s.room and s.call is None
-                and (s.archive, "chat", s.peer) not in self._open}
+        keys = sorted({(s.archive, s.peer) for s in stanzas if not s.room and s.call is None
+                       and (s.archive, "chat", s.peer) not in self._open})
         if not keys:
             return
-        latest = (select(JournalEntry.owner, JournalEntry.peer, func.max(JournalEntry.started_at)
-                         .label("started"))  # served by the (owner, peer, time) index
-                  .where(tuple_(JournalEntry.owner, JournalEntry.peer).in_(sorted(keys)))
-                  .group_by(JournalEntry.owner, JournalEntry.peer).subquery())
-        rows = (await connection.execute(
-            select(JournalEntry.__table__).join(latest, (JournalEntry.owner == latest.c.owner)
-                                                & (JournalEntry.peer == latest.c.peer)
-                                                & (JournalEntry.started_at == latest.c.started))
-            .where(JournalEntry.kind == "chat"))).all()
-        for row in rows:
-            if (row.owner, row.peer) in keys:
-                self._open[(row.owner, "chat", row.peer)] = self._state(row)
+        for row in await self._prepared(connection, self._latest_chats, keys):
+            state = self._state(EntryRow.from_sqlite(row) if self.sqlite else row)
+            self._open[(state.owner, "chat", state.peer)] = state
         for owner, peer in keys:  # conversations never seen: none to extend
             self._open.setdefault((owner, "chat", peer), _NO_ENTRY)
+
+    def _pairs(self) -> tuple[FromClause, ColumnElement[Any], ColumnElement[Any]]:
+        """A table of string pairs to join, and its two columns. The pairs travel as one bound
+        value (see :meth:`_prepared`), so a statement is compiled once and each pair costs an
+        index seek — a row-value ``IN`` list made SQLite scan the whole index."""
+        if self.sqlite:  # a JSON array of pairs
+            table = func.json_each(bindparam("pairs")).table_valued("value").alias("pairs")
+            return table, func.json_extract(table.c.value, "$[0]"), func.json_extract(table.c.value, "$[1]")
+        table = func.unnest(bindparam("firsts", type_=ARRAY(Text)), bindparam("seconds", type_=ARRAY(Text))
+                            ).table_valued("first", "second").render_derived().alias("pairs")
+        return table, table.c.first, table.c.second
+
+    @functools.cached_property
+    def _latest_chats(self) -> Select:
+        """The latest chat entry of each (owner, peer) pair: one seek in the (owner, peer, time)
+        index per pair."""
+        pairs, owner, peer = self._pairs()
+        latest = (select(JournalEntry.id)
+                  .where(JournalEntry.owner == owner, JournalEntry.peer == peer, JournalEntry.kind == "chat")
+                  .order_by(JournalEntry.started_at.desc()).limit(1).correlate(pairs).scalar_subquery())
+        return select(JournalEntry.__table__).select_from(pairs).join(JournalEntry, JournalEntry.id == latest)
+
+    @functools.cached_property
+    def _written_ids(self) -> Select:
+        """Ids of entries by (owner, source) pairs: one seek in the unique index per pair."""
+        pairs, owner, source = self._pairs()
+        return (select(JournalEntry.id, JournalEntry.owner, JournalEntry.source).select_from(pairs)
+                .join(JournalEntry, (JournalEntry.owner == owner) & (JournalEntry.source == source)))
+
+    async def _prepared(self, connection: AsyncConnection, statement: Select,
+                        pairs: Sequence[tuple[str, str]]) -> Sequence[Any]:
+        """Rows of one of ingest's statements for ``pairs``. On SQLite the statement is compiled
+        once and runs through the driver (the same SQL text, so SQLite reuses its prepared
+        statement; times come back as text, see :meth:`EntryRow.from_sqlite`)."""
+        if not self.sqlite:
+            return (await connection.execute(statement, {"firsts": [p[0] for p in pairs],
+                                                         "seconds": [p[1] for p in pairs]})).all()
+        sql, names, constants = self._compiled(statement)
+        values = {**constants, "pairs": json.dumps(pairs)}
+        return (await connection.exec_driver_sql(sql, tuple(values[n] for n in names))).all()
+
+    def _compiled(self, statement: Select) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        """A statement as SQLite SQL: its text, its parameters in order, and the values of its
+        constant parameters (compiling costs ten times what SQLite then does)."""
+        key = ("statement", id(statement))
+        if key not in self._sql:
+            compiled = statement.compile(dialect=sqlite_dialect())
+            self._sql[key] = (compiled.string, tuple(compiled.positiontup or ()), compiled.params)
+        return self._sql[key]
 
     @staticmethod
     def _state(row: Any) -> EntryState:
@@ -237,24 +308,27 @@ class JournalStore:
         if new:
             # one executemany, then the ids by (owner, source): RETURNING would cost a statement
             # (and, on aiosqlite, a thread hop) per row
-            await connection.execute(insert(JournalEntry), [_row(s) for s in new])
+            if self.sqlite:  # the driver's own executemany: SQLAlchemy's per-row binding cost more
+                await connection.exec_driver_sql(SQLITE_INSERT, [_sqlite_row(s) for s in new])
+            else:
+                await connection.execute(insert(JournalEntry), [_row(s) for s in new])
             by_key = {(s.owner, s.source): s for s in new}
-            rows = await connection.execute(  # served by the (owner, source) unique index
-                select(JournalEntry.id, JournalEntry.owner, JournalEntry.source).where(
-                    tuple_(JournalEntry.owner, JournalEntry.source).in_(list(by_key))))
-            for entry_id, owner, source in rows:
-                if (owner, source) in by_key:
-                    by_key[(owner, source)].id = entry_id
+            for entry_id, owner, source in await self._prepared(connection, self._written_ids, list(by_key)):
+                by_key[(owner, source)].id = entry_id
         if changed:
             await connection.execute(
                 update(JournalEntry).where(JournalEntry.id == bindparam("entry_id")),
                 [{"entry_id": s.id, **_row(s)} for s in changed])
         if new:  # fresh entries have no notes yet: their search text is known without a query
-            await connection.execute(text("INSERT INTO journal_search (rowid, owner_key, text) "
-                                          "VALUES (:id, :key, :text)"),
-                                     [{"id": s.id, "key": owner_key(s.owner),
-                                       "text": self._searchable(s.owner, f"{s.peer} {s.preview}")}
-                                      for s in new])
+            searchable = [(s.id, owner_key(s.owner), self._searchable(s.owner, f"{s.peer} {s.preview}"))
+                          for s in new]
+            if self.sqlite:
+                await connection.exec_driver_sql(
+                    "INSERT INTO journal_search (rowid, owner_key, text) VALUES (?, ?, ?)", searchable)
+            else:
+                await connection.execute(text("INSERT INTO journal_search (rowid, owner_key, text) "
+                                              "VALUES (:id, :key, :text)"),
+                                         [{"id": i, "key": k, "text": t} for i, k, t in searchable])
         if changed:
             await self._index(connection, [s.id for s in changed if s.id is not None])
         for state in states:
@@ -441,8 +515,8 @@ class JournalStore:
         assert self._reader is not None
         if shape not in self._sql:
             compiled = build().compile(dialect=self._reader.dialect)
-            self._sql[shape] = (compiled.string, tuple(compiled.positiontup or ()))
-        sql, names = self._sql[shape]
+            self._sql[shape] = (compiled.string, tuple(compiled.positiontup or ()), compiled.params)
+        sql, names, _constants = self._sql[shape]
         return self._raw.execute(sql, [values[name] for name in names]).fetchall()
 
     async def query(self, owners: Sequence[str], start: dt.datetime | None = None,
@@ -541,8 +615,10 @@ class EntryRow:
 
 
 def _sqlite_time(value: dt.datetime) -> str:
-    """A time as SQLAlchemy stores it in SQLite (UTC, ISO text without zone)."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """A time as SQLAlchemy stores it in SQLite (UTC, ISO text without zone, microseconds)."""
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_values(owners: Sequence[str], start: dt.datetime | None, end: dt.datetime | None,
@@ -558,6 +634,7 @@ def _sqlite_values(owners: Sequence[str], start: dt.datetime | None, end: dt.dat
     return values
 
 
+@functools.lru_cache(maxsize=4096)
 def owner_key(owner: str) -> str:
     """The owner as one full-text token (also in migration 0004)."""
     return "o" + re.sub(r"[^0-9a-z]", "", owner.lower())
@@ -570,8 +647,8 @@ def search_text(owner: str, text: str) -> str:
     """What SQLite's full-text index stores: every word prefixed with its owner's token, so a
     search reads one journal's postings however common the word is in all journals (also in
     migration 0004)."""
-    key = owner_key(owner)
-    return " ".join(f"{key}x{word}" for word in _WORD.findall(text.lower()))
+    prefix = owner_key(owner) + "x"
+    return " ".join([prefix + word for word in _WORD.findall(text.lower())])
 
 
 def _match(owners: Sequence[str], search: str) -> str:
@@ -585,6 +662,18 @@ def _match(owners: Sequence[str], search: str) -> str:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+SQLITE_INSERT = ("INSERT INTO journal_entry (owner, kind, direction, peer, result, started_at, ended_at, "
+                 "duration_s, messages_in, messages_out, preview, line, recording, reminder_at, source) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+"""A new entry through the SQLite driver: the values of :func:`_sqlite_row`, in this order."""
+
+
+def _sqlite_row(state: EntryState) -> tuple[object, ...]:
+    return (state.owner, state.kind, state.direction, state.peer, state.result,
+            _sqlite_time(state.started_at), _sqlite_time(state.ended_at), state.duration_s,
+            state.messages_in, state.messages_out, state.preview, "", "", None, state.source)
 
 
 def _row(state: EntryState) -> dict[str, object]:
