@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from schema import JournalEntry, create_engine
 from schema.migrate import upgrade_async
 from xmpp_components.journal import JournalComponent
-from xmpp_components.journal.archive import ArchivedStanza, CallSignal
+from xmpp_components.journal.archive import MEDIA_CONTENT, ArchivedStanza, CallSignal
 from xmpp_components.journal.protocol import NS, RSM
 from xmpp_components.journal.store import JournalStore
 
@@ -67,6 +67,19 @@ async def send_iq(client, to: str, element: ET.Element, itype: str = "set"):
     iq = client.Iq(stype=itype, sto=to)
     iq.append(element)
     return await iq.send(timeout=10)
+
+
+def jmi(sender, to: str, action: str, session: str, *media: str, screen: bool = False) -> None:
+    """Send a Jingle Message Initiation step (XEP-0353) with ``<store/>``, so MAM keeps it;
+    ``screen`` marks the proposed video as a shared screen (RFC 4796 ``slides``)."""
+    message = sender.make_message(mto=to, mtype="chat")
+    step = ET.SubElement(message.xml, f"{{{JMI}}}{action}", {"id": session})
+    for medium in media:
+        description = ET.SubElement(step, f"{{{RTP}}}description", {"media": medium})
+        if screen and medium == "video":
+            ET.SubElement(description, f"{{{MEDIA_CONTENT}}}content", {"value": "slides"})
+    ET.SubElement(message.xml, "{urn:xmpp:hints}store")
+    message.send()
 
 
 async def exchange(sender, receiver, body: str) -> None:
@@ -117,21 +130,13 @@ async def test_room_calls_and_planned_calls(journal, ejabberd, pair, raw_client)
                                 signals.put_nowait))
 
     # a missed audio call: proposed, then retracted (XEP-0353 with <store/> so MAM keeps it)
-    def jmi(sender, action: str, session: str, media: str | None = None) -> None:
-        message = sender.make_message(mto=bob.jid.bare, mtype="chat")
-        step = ET.SubElement(message.xml, f"{{{JMI}}}{action}", {"id": session})
-        if media:
-            ET.SubElement(step, f"{{{RTP}}}description", {"media": media})
-        ET.SubElement(message.xml, "{urn:xmpp:hints}store")
-        message.send()
-
     missed = uuid.uuid4().hex
-    jmi(a, "propose", missed, "audio")
-    jmi(a, "retract", missed)
+    jmi(a, bob.jid.bare, "propose", missed, "audio")
+    jmi(a, bob.jid.bare, "retract", missed)
     answered = uuid.uuid4().hex
-    jmi(a, "propose", answered, "video")
-    jmi(a, "proceed", answered)
-    jmi(a, "finish", answered)
+    jmi(a, bob.jid.bare, "propose", answered, "video")
+    jmi(a, bob.jid.bare, "proceed", answered)
+    jmi(a, bob.jid.bare, "finish", answered)
 
     # a planned call and a phone call, written by the call switch through the store's function
     # on the shared database (its documented write interface); writing twice changes nothing
@@ -165,6 +170,32 @@ async def test_room_calls_and_planned_calls(journal, ejabberd, pair, raw_client)
     assert [e.get("kind") for e in entries].count("call") == 1
     bobs, _ = await query(b, journal, period="all", kind="audio", result="missed")
     assert [(e.get("direction"), e.get("peer")) for e in bobs] == [("in", alice.jid.bare)]
+
+
+async def test_a_screen_share_is_its_own_type(journal, pair, raw_client):
+    alice, bob = pair
+    a = await raw_client(alice)
+    b = await raw_client(bob)
+    signals: asyncio.Queue = asyncio.Queue()
+    b.register_handler(Callback("jmi", MatchXPath(f"{{jabber:client}}message/{{{JMI}}}*"),
+                                signals.put_nowait))
+    shared, camera = uuid.uuid4().hex, uuid.uuid4().hex
+    jmi(a, bob.jid.bare, "propose", shared, "audio", "video", screen=True)
+    jmi(a, bob.jid.bare, "proceed", shared)
+    jmi(a, bob.jid.bare, "finish", shared)
+    jmi(a, bob.jid.bare, "propose", camera, "audio", "video")  # a video chat, for contrast
+    jmi(a, bob.jid.bare, "retract", camera)
+    for _ in range(5):
+        await asyncio.wait_for(signals.get(), 10)
+    await settled(journal)
+
+    screens, _ = await query(a, journal, period="all", kind="screen")
+    assert [(e.get("direction"), e.get("peer"), e.get("result")) for e in screens] == [
+        ("out", bob.jid.bare, "answered")]
+    videos, _ = await query(a, journal, period="all", kind="video")
+    assert [e.get("result") for e in videos] == ["missed"]
+    theirs, _ = await query(b, journal, period="all", kind="screen")
+    assert [(e.get("direction"), e.get("peer")) for e in theirs] == [("in", alice.jid.bare)]
 
 
 async def test_notes_filters_paging_permissions_export_and_pushes(journal, ejabberd, pair,

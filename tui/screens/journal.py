@@ -26,10 +26,17 @@ from tui.widgets.roster import presence_dot
 KIND_STYLES = {"chat": "cyan", "groupchat": "blue", "audio": "green", "video": "green",
                "screen": "green", "call": "yellow", "planned": "magenta"}
 """Colours instead of emoji icons: emoji widths differ between terminals."""
-KIND_CYCLE = ("", "chat", "groupchat", "audio", "video", "call", "planned")
+KIND_CYCLE = ("", "chat", "groupchat", "audio", "video", "screen", "call", "planned")
+KIND_LABELS = {"screen": "screen share"}
+"""How a kind reads where its name alone would not say it."""
 PERIODS = {"t": "today", "y": "yesterday", "w": "week", "m": "month", "a": "all"}
 COLUMNS = (("time", "Time"), ("kind", "Type"), ("dir", "Dir"), ("contact", "Contact"),
            ("what", "Duration"), ("preview", "Preview"), ("notes", "✎"))
+
+
+def kind_label(kind: str) -> str:
+    """A journal kind as the screen shows it."""
+    return KIND_LABELS.get(kind, kind)
 
 
 def _duration(row: JournalRow) -> Text:
@@ -209,7 +216,8 @@ class JournalScreen(Screen[None]):
                               key=f"group:{heading}")
             arrow = Text("→", style="cyan") if row.direction == "out" else Text("←", style="magenta")
             cells = {"time": local.strftime("%d.%m. %H:%M"),
-                     "kind": Text(row.kind, style=KIND_STYLES.get(row.kind, "")), "dir": arrow,
+                     "kind": Text(kind_label(row.kind), style=KIND_STYLES.get(row.kind, "")),
+                     "dir": arrow,
                      "contact": self._contact(row.peer), "what": _duration(row),
                      "preview": row.preview[:80], "notes": "✎" if row.notes else ""}
             table.add_row(*(cells[key] for key in keys), key=str(row.id))
@@ -218,7 +226,7 @@ class JournalScreen(Screen[None]):
 
     def _show_filters(self, status: str) -> None:
         parts = [f"journal: {self.whose or 'mine'}", f"period: {self.period}",
-                 f"type: {self.kind or 'all'}"]
+                 f"type: {kind_label(self.kind) or 'all'}"]
         if self.grouping:
             parts.append(f"by {self.grouping}")
         if self.missed:
@@ -243,7 +251,7 @@ class JournalScreen(Screen[None]):
             has_rows = self.query_one(DataTable).row_count > 0
             detail.update("Move to an entry to see its notes." if has_rows else "No entries in this view.")
             return
-        lines = [f"{row.kind} with {row.peer}, {row.start.astimezone():%Y-%m-%d %H:%M}"
+        lines = [f"{kind_label(row.kind)} with {row.peer}, {row.start.astimezone():%Y-%m-%d %H:%M}"
                  f" – {row.end.astimezone():%H:%M}, {row.result}"]
         lines += [f"✎ {n.author.split('@')[0]}: {n.text}" for n in row.notes[-2:]]
         detail.update("\n".join(lines))
@@ -320,7 +328,7 @@ class JournalScreen(Screen[None]):
         def save(text: str | None) -> None:
             self._save_note(row, text)
 
-        self.app.push_screen(NoteDialog(f"{row.kind} with {row.peer}"), save)
+        self.app.push_screen(NoteDialog(f"{kind_label(row.kind)} with {row.peer}"), save)
 
     @work(group="journal-note")
     async def _save_note(self, row: JournalRow, text: str | None) -> None:

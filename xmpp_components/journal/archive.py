@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 JMI = ("urn:xmpp:jingle-message:0", "urn:xmpp:jingle:jingle-message:0")
 RTP = "urn:xmpp:jingle:apps:rtp:1"
+MEDIA_CONTENT = "urn:switchboard:media-content:0"
+"""RFC 4796's SDP ``a=content`` for an RTP description (docs/protocol.md); ``slides`` is a screen."""
 CORRECTION = "{urn:xmpp:message-correct:0}replace"
 
 
@@ -28,6 +30,8 @@ class CallSignal:
     session: str
     media: tuple[str, ...] = ()
     reason: str = ""
+    screen: bool = False
+    """A proposed video is a shared screen (marked ``slides``, see :data:`MEDIA_CONTENT`)."""
 
 
 @dataclass(frozen=True)
@@ -67,12 +71,16 @@ def decode(row_id: int, username: str, timestamp_us: int, bare_peer: str, xml: s
         for action in ("propose", "ringing", "proceed", "accept", "reject", "retract", "finish"):
             step = element.find(f"{{{namespace}}}{action}")
             if step is not None:
-                media = tuple(d.get("media", "") for d in step.iter(f"{{{RTP}}}description"))
+                descriptions = list(step.iter(f"{{{RTP}}}description"))
+                media = tuple(d.get("media", "") for d in descriptions)
+                screen = any(d.get("media") == "video" and any(
+                    c.get("value") == "slides" for c in d.iter(f"{{{MEDIA_CONTENT}}}content"))
+                    for d in descriptions)
                 reason = ""
                 reason_element = step.find("{urn:xmpp:jingle:1}reason")
                 if reason_element is not None and len(reason_element):
                     reason = reason_element[0].tag.split("}")[-1]
-                call = CallSignal(action, step.get("id", ""), media, reason)
+                call = CallSignal(action, step.get("id", ""), media, reason, screen)
                 break
         if call:
             break

@@ -265,7 +265,7 @@ class JournalStore:
         return state
 
     async def _call(self, connection: AsyncConnection, stanza: ArchivedStanza) -> EntryState | None:
-        """An A/V chat from its Jingle Message Initiation steps (XEP-0353)."""
+        """An A/V chat or screen share from its Jingle Message Initiation steps (XEP-0353)."""
         assert stanza.call is not None
         signal = stanza.call
         key = (stanza.archive, signal.session)
@@ -279,7 +279,7 @@ class JournalStore:
         if state is None:
             if signal.action != "propose":
                 return None  # a step of a call whose proposal is not in the archive
-            kind = "video" if "video" in signal.media else "audio"
+            kind = "screen" if signal.screen else "video" if "video" in signal.media else "audio"
             state = EntryState(stanza.archive, kind, stanza.peer, "out" if stanza.outgoing else "in",
                                stanza.when, stanza.when, f"jmi:{signal.session}", result="missed")
         if signal.action in ("proceed", "accept"):
