@@ -15,6 +15,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from tests.clients import RawClient
+from tests.phones import PHONE_PLUGINS
+from tests.phones import Phone as TestPhone
 from xmpp_components.plugins.jingle import Call, CallState, JinglePlugin
 from xmpp_components.plugins.jingle.hostaddresses import restrict_host_addresses
 from xmpp_components.stack.ejabberd import EjabberdServer
@@ -22,26 +24,20 @@ from xmpp_components.stack.ejabberd import EjabberdServer
 from .common import account
 
 LOOPBACK = ["127.0.0.1"]
-PLUGINS = ("xep_0280", "xep_0334", "sb_jingle")
 JINGLE_CONFIG = {"host_addresses": LOOPBACK, "use_server_ice": False}
 MEDIA_NOTE = "media: ICE host candidates pinned to 127.0.0.1, no STUN/TURN (use_server_ice=False)"
 
 
-class Phone:
-    """A connected client that can call and be called; incoming calls queue on :attr:`incoming`."""
+class Phone(TestPhone):
+    """The tests' phone, connecting itself to the benchmark's server and placing answered calls."""
 
-    def __init__(self, client: RawClient) -> None:
-        self.client = client
-        # slixmpp's plugin registry is typed for its own plugins only
-        self.jingle: JinglePlugin = client.plugin["sb_jingle"]  # type: ignore[typeddict-item]
-        self.incoming: asyncio.Queue[Call] = asyncio.Queue()
-        client.add_event_handler("jingle_call_incoming", self.incoming.put_nowait)
+    jingle: JinglePlugin
 
     @classmethod
     async def connect(cls, server: EjabberdServer, prefix: str) -> Phone:
         """A fresh account on ``server``, logged in with calls enabled."""
         jid, password = account(server, prefix)
-        client = RawClient(jid + "/phone", password, server.settings, plugins=PLUGINS,
+        client = RawClient(jid + "/phone", password, server.settings, plugins=PHONE_PLUGINS,
                            plugin_config={"sb_jingle": dict(JINGLE_CONFIG)})
         await client.start()
         return cls(client)
@@ -50,7 +46,7 @@ class Phone:
                    answer_with: MediaStreamTrack) -> tuple[Call, Call]:
         """Call ``callee`` (JMI to its bare JID), let it answer; both calls active."""
         outgoing = await self.jingle.call(callee.client.boundjid.bare, audio=audio)
-        incoming = await asyncio.wait_for(callee.incoming.get(), 10)
+        incoming = await callee.ringing()
         await incoming.accept(audio=answer_with)
         for call in (outgoing, incoming):
             if await call.wait_state(CallState.ACTIVE) is not CallState.ACTIVE:
