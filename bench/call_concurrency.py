@@ -84,6 +84,8 @@ class Timing:
     """Share of the pinned cores this process used meanwhile."""
     others_share: float
     """Share of the pinned cores everything else used meanwhile (other processes, ejabberd)."""
+    loop_waited: float
+    """Seconds the event loop's thread was ready to run but waited for a core meanwhile."""
 
 
 def late(samples: list[float]) -> int:
@@ -121,6 +123,13 @@ def busy_seconds(cores: set[int]) -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def waited_for_core() -> float:
+    """Seconds the calling thread has spent ready to run but without a core (its run-queue wait
+    in ``/proc/thread-self/schedstat``)."""
+    with open("/proc/thread-self/schedstat") as schedstat:
+        return int(schedstat.read().split()[1]) / 1e9
+
+
 async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:
     """Run ``calls`` concurrent calls between pairs of ``phones`` and time their frames; note
     how busy ``cores`` were meanwhile, with this process and with everything else."""
@@ -134,14 +143,15 @@ async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:
     await asyncio.gather(*(clock.probe.wait_frames(50) for clock in clocks if clock.probe))
     for record in (*[t.lateness for t in tones], *[c.arrivals for c in clocks]):
         record.clear()
-    busy, own = busy_seconds(cores), time.process_time()
+    busy, own, waited = busy_seconds(cores), time.process_time(), waited_for_core()
     await asyncio.sleep(SECONDS)
     busy, own = busy_seconds(cores) - busy, time.process_time() - own
+    waited = waited_for_core() - waited
     capacity = SECONDS * len(cores)
     timing = Timing(calls, [ms for t in tones for ms in t.lateness],
                     [ms for c in clocks for ms in c.lateness()],
                     int(SECONDS * 1000 / FRAME_MS) * 2 * calls,
-                    own / capacity, max(0.0, busy - own) / capacity)
+                    own / capacity, max(0.0, busy - own) / capacity, waited)
     for clock in clocks:
         if clock.probe is not None:
             await clock.probe.stop()
@@ -167,8 +177,10 @@ def _figures(many: Timing, alone: Timing) -> list[Figure | Note]:
                         f"{alone.expected}, {len(alone.sent)}, {len(alone.received)}; late alone: "
                         f"{late(alone.sent)} produced, {late(alone.received)} decoded)"))
     figures.append(Note(f"{name}: the pinned cores were busy {many.own_share:.0%} with this process "
-                        f"and {many.others_share:.0%} with everything else (1 call alone: "
-                        f"{alone.own_share:.0%} and {alone.others_share:.0%})"))
+                        f"and {many.others_share:.0%} with everything else, and the event loop "
+                        f"waited {many.loop_waited * 1000:.0f} ms for a core (1 call alone: "
+                        f"{alone.own_share:.0%}, {alone.others_share:.0%}, "
+                        f"{alone.loop_waited * 1000:.0f} ms)"))
     return figures
 
 
