@@ -14,7 +14,7 @@ from slixmpp.plugins.xep_0402.stanza import Conference
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from tui.session import Delivery, Direction
+from tui.session import Delivery, Direction, Show
 from tui.session.rooms import BOOKMARKS, RoomError, room_slug
 
 ROOM_PLUGINS = ("xep_0045", "xep_0249", "xep_0060", "xep_0402")
@@ -273,3 +273,26 @@ async def test_a_room_bookmarked_on_another_device_comes_and_goes_here(pair, ses
 
     await phone.plugin["xep_0060"].retract(alice.jid.bare, BOOKMARKS, room.bare, notify=True, timeout=10)
     await watch.until(lambda: room.bare not in session.rooms, what="left with the other device")
+
+
+async def test_going_offline_leaves_rooms_and_coming_back_rejoins_them(pair, session_for, raw_client):
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=ROOM_PLUGINS)
+    session, watch = await session_for(alice)
+    room = await session.rooms.create("Night Shift", [bob.jid.bare])
+    await peer_joins(peer, room.jid)
+    presences = queue_of(peer, "groupchat_presence")
+
+    session.set_presence(Show.AWAY, "back soon")  # the room sees my state
+    away = await next_matching(presences, lambda p: p["from"].resource == room.nick)
+    assert (away["show"], away["status"]) == ("away", "back soon")
+
+    session.set_presence(Show.OFFLINE)
+    await next_matching(presences, lambda p: p["from"].resource == room.nick
+                        and p["type"] == "unavailable")
+    await watch.until(lambda: not room.joined, what="out of the room")
+
+    session.set_presence(Show.AVAILABLE)
+    await watch.until(lambda: room.joined, what="back in the room")
+    await next_matching(presences, lambda p: p["from"].resource == room.nick
+                        and p["type"] == "available")

@@ -284,6 +284,7 @@ class ChatSession:
         show = self.me.show
         if show is Show.OFFLINE:
             self.stream.send_presence(ptype="unavailable", pstatus=self.me.status or None)
+            self.rooms.send_presence()
             return
         presence = self.stream.make_presence(
             pshow=None if show is Show.AVAILABLE else show.value, pstatus=self.me.status or None)

@@ -117,6 +117,7 @@ class RoomService:
         self._service: str | None = None
         self._buffered: dict[str, list[Message]] = {}  # live messages held while history loads
         self._joining: set[str] = set()
+        self._rejoin: set[str] = set()  # rooms I was in when the session or my presence went away
         self._read_sent: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -131,6 +132,8 @@ class RoomService:
         """Listen to a freshly built stream (before it connects)."""
         register_stanza_plugin(EventItem, Conference)
         stream.plugin["xep_0163"].add_interest(BOOKMARKS)  # other devices' bookmark changes
+        # before the session's own handler, which sends my presence (to joined rooms only)
+        stream.add_event_handler("session_start", self._on_new_session)
         for event, handler in (("groupchat_message", self._on_groupchat),
                                ("groupchat_subject", self._on_subject),
                                ("groupchat_presence", self._on_occupant),
@@ -146,8 +149,16 @@ class RoomService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _on_new_session(self, _event: Any) -> None:
+        """A new session (not a resumed one) is in no room yet."""
+        for room in self.by_jid.values():
+            if room.joined:
+                self._rejoin.add(room.jid)
+            room.joined = False
+            room.occupants.clear()
+
     def on_session_start(self) -> None:
-        """A new session (not a resumed one): rejoin what was open and what is bookmarked."""
+        """The session is online: rejoin what was open and what is bookmarked."""
         self._spawn(self.restore())
 
     def claims(self, stanza: Message) -> bool:
@@ -178,10 +189,6 @@ class RoomService:
 
     async def restore(self) -> None:
         """Read my bookmarks (XEP-0402) and join the rooms marked autojoin, and those I was in."""
-        was_in = {jid for jid, room in self.by_jid.items() if room.joined}
-        for room in self.by_jid.values():
-            room.joined = False
-            room.occupants.clear()
         try:
             result = await self._stream.plugin["xep_0060"].get_items(
                 self.session.jid.bare, BOOKMARKS, timeout=TIMEOUT)
@@ -199,17 +206,27 @@ class RoomService:
             room.nick = conference["nick"] or room.nick
             room.autojoin = conference["autojoin"]
         self._emit(events.RoomsChanged())
-        wanted = [room for room in self.by_jid.values() if room.autojoin or room.jid in was_in]
-        await asyncio.gather(*(self._join_quietly(room.jid) for room in wanted))
+        for room in list(self.by_jid.values()):
+            if room.autojoin or room.jid in self._rejoin:
+                self._join_later(room.jid)
+        self._rejoin.clear()
 
-    async def _join_quietly(self, jid: str) -> None:
+    def _join_later(self, jid: str) -> None:
+        """Join in the background (once, however often asked); a failure becomes a notice."""
+        room = self.by_jid.get(jid)
+        if jid in self._joining or (room is not None and room.joined):
+            return
         self._joining.add(jid)
-        try:
-            await self.join(jid, bookmark=False)
-        except RoomError as exc:
-            self._emit(events.RoomNotice(jid, str(exc), "warning"))
-        finally:
-            self._joining.discard(jid)
+
+        async def join() -> None:
+            try:
+                await self.join(jid, bookmark=False)
+            except RoomError as exc:
+                self._emit(events.RoomNotice(jid, str(exc), "warning"))
+            finally:
+                self._joining.discard(jid)
+
+        self._spawn(join())
 
     async def _publish_bookmark(self, room: Room) -> None:
         conference = Conference()
@@ -248,9 +265,8 @@ class RoomService:
                 room = self.by_jid[jid] = Room(jid, conference["name"], conference["nick"])
             room.name = conference["name"] or room.name
             room.autojoin = conference["autojoin"]
-            if room.autojoin and not room.joined and jid not in self._joining:
-                self._joining.add(jid)  # now: this notification may come once per item
-                self._spawn(self._join_quietly(jid))
+            if room.autojoin:
+                self._join_later(jid)
         self._emit(events.RoomsChanged())
 
     def _on_bookmark_retracted(self, message: Message) -> None:
@@ -578,13 +594,18 @@ class RoomService:
     def send_presence(self) -> None:
         """My presence changed: show it in every room I am in (rooms only get directed presence)."""
         show = self.session.me.show
-        if show is Show.OFFLINE:
-            return  # the server tells the rooms I left; the next session rejoins them
+        if show is Show.OFFLINE:  # the server takes me out of every room; back when I come back
+            self._rejoin |= {jid for jid, room in self.by_jid.items() if room.joined}
+            return
         for room in self.by_jid.values():
             if room.joined:
                 self._stream.send_presence(
                     pto=f"{room.jid}/{room.nick}", pstatus=self.session.me.status or None,
                     pshow=None if show is Show.AVAILABLE else show.value)
+        if self.session.state == "online":  # not while a session starts: restore() rejoins then
+            for jid in self._rejoin:
+                self._join_later(jid)
+            self._rejoin.clear()
 
     # --- creating and managing -----------------------------------------------------------------------
 
