@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
@@ -181,3 +182,38 @@ async def test_hide_offline_contacts():
         assert "erin@localhost" not in ids() and "bob@localhost" in ids()
         await pilot.press("h")
         assert "erin@localhost" in ids()
+
+
+def _call(**changes):
+    from tui.session.callinfo import CallInfo
+
+    info = CallInfo(sid="s1", peer="bob@localhost", device="bob@localhost/phone", outgoing=False,
+                    video=False, state="active", duration=83.0, answered=True, round_trip_ms=1.4,
+                    loss=0.0, codecs={"audio": "opus/48000"}, peer_level=0.12,
+                    media_note="no microphone on this machine: sending a test tone")
+    return dataclasses.replace(info, **changes)
+
+
+def test_incoming_call_window(snap_compare):
+    from tui.screens.call import IncomingCall
+
+    async def ring(pilot) -> None:
+        await populate(pilot)
+        window = IncomingCall(pilot.app.session, _call(state="ringing", video=True, duration=0.0,
+                                                      answered=False), ring=False)
+        window.number = "+49 89 1234-567"
+        await pilot.app.push_screen(window)
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=ring)
+
+
+def test_call_panel_during_a_call_at_80x24(snap_compare):
+    from tui.session.callinfo import CallChanged
+
+    async def in_call(pilot) -> None:
+        await open_bob(pilot)
+        pilot.app.main_screen.post_message(SessionUpdate(CallChanged(_call(muted=True))))
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=in_call)

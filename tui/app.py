@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
+from collections.abc import Iterable
 
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.events import Event, Key, MouseDown, MouseScrollDown, MouseScrollUp
+from textual.screen import Screen
 
 from tui.messages import SessionUpdate
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
+from tui.session.callinfo import CallChanged, CallInfo
 
 STARTED_NS = time.perf_counter_ns()
 
@@ -20,6 +25,15 @@ class SwitchboardApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "Switchboard"
+
+    BINDINGS = [  # calls work from every screen, with the keys of the ProCall guide
+        Binding("f8", "call_or_answer", "Call/Answer"),
+        Binding("shift+f8", "video_call", "Video call", show=False),
+        Binding("f9", "hang_up", "Hang up"),
+        Binding("f7", "mute", "Mute", show=False),
+        Binding("f6", "hold", "Hold", show=False),
+        Binding("f4", "camera", "Camera", show=False),
+    ]
 
     def __init__(self, account: Account, *, autoconnect: bool = True, idle_after: float = 300.0) -> None:
         """``autoconnect=False`` leaves starting the session to the caller (tests, demos);
@@ -32,16 +46,111 @@ class SwitchboardApp(App[None]):
         self.main_screen = MainScreen(self.session)
         self.session.subscribe(self._forward)
         self.ready_ms: float | None = None
+        self._announced: set[str] = set()
 
     def _forward(self, event: events.SessionEvent) -> None:
         self.main_screen.post_message(SessionUpdate(event))
         if len(self.screen_stack) > 1 and self.screen is not self.main_screen:  # e.g. the journal
             self.screen.post_message(SessionUpdate(event))
+        if isinstance(event, CallChanged):
+            self._on_call(event.call)
+
+    # --- calls ----------------------------------------------------------------------------------
+
+    def _on_call(self, call: CallInfo) -> None:
+        """A call that starts ringing here opens the incoming-call window (once)."""
+        from tui.screens.call import IncomingCall
+
+        if call.outgoing or call.state != "ringing" or call.sid in self._announced:
+            return
+        self._announced.add(call.sid)
+
+        def decided(choice: str | None) -> None:
+            if choice == "answer":
+                self.run_worker(self.session.calls.answer(), group="calls")
+            elif choice == "decline":
+                self.run_worker(self.session.calls.hangup(), group="calls")
+
+        self.push_screen(IncomingCall(self.session, call), decided)
+
+    def _tick_calls(self) -> None:
+        """Once a second during calls: duration, quality and the video picture."""
+        if self.session.calls_loaded and self.session.calls.calls:
+            self.run_worker(self.session.calls.refresh_quality(), group="call-quality",
+                            exclusive=True)
+            self.main_screen.show_video()
+
+    def _calls_usable(self) -> bool:
+        if self.session.state != "online":
+            self.notify("Not connected: calls need the server.", severity="warning")
+            return False
+        return True
+
+    def action_call_or_answer(self, video: bool = False) -> None:
+        """F8: answer the call that rings here, else call the open or highlighted contact."""
+        if not self._calls_usable():
+            return
+        current = self.session.calls.current
+        if current is not None and not current.outgoing and current.state == "ringing":
+            self.run_worker(self.session.calls.answer(video=video or None), group="calls")
+            return
+        if current is not None:
+            self.notify("There is a call already: F9 hangs it up.", severity="warning")
+            return
+        target = self.main_screen.call_target()
+        if target is None:
+            self.notify("Choose a contact first, then F8 calls them.", severity="warning")
+            return
+        self.run_worker(self._place_call(target, video), group="calls")
+
+    async def _place_call(self, jid: str, video: bool) -> None:
+        try:
+            await self.session.calls.call(jid, video=video)
+        except Exception as error:  # gathering or signalling failed: say so, never a traceback
+            self.notify(f"The call could not start: {error}", title="Call", severity="error")
+
+    def action_video_call(self) -> None:
+        """Shift+F8: a video call, or answer with the camera."""
+        self.action_call_or_answer(video=True)
+
+    def action_hang_up(self) -> None:
+        """F9: decline the ringing call or end the running one."""
+        self.run_worker(self.session.calls.hangup(), group="calls")
+
+    def action_mute(self) -> None:
+        """F7: microphone off / on."""
+        self.run_worker(self.session.calls.toggle_mute(), group="calls")
+
+    def action_hold(self) -> None:
+        """F6: hold / resume."""
+        self.run_worker(self.session.calls.toggle_hold(), group="calls")
+
+    def action_camera(self) -> None:
+        """F4: camera off / on in a video call."""
+        self.run_worker(self.session.calls.toggle_camera(), group="calls")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Call", "Call the open or highlighted contact (F8)",
+                            self.action_call_or_answer)
+        yield SystemCommand("Video call", "Video call the open or highlighted contact (Shift+F8)",
+                            self.action_video_call)
+        yield SystemCommand("Answer / hang up", "Answer a ringing call (F8) or end the call (F9)",
+                            self.action_hang_up)
+        yield SystemCommand("Mute microphone", "Microphone off or on during a call (F7)",
+                            self.action_mute)
+        yield SystemCommand("Hold", "Hold or resume the call (F6)", self.action_hold)
+        yield SystemCommand("Camera", "Camera off or on during a video call (F4)",
+                            self.action_camera)
+        reason = screen_share_unavailable()
+        if reason:
+            yield SystemCommand("Share screen (unavailable)", reason, lambda: self.notify(reason))
 
     async def on_mount(self) -> None:
         await self.push_screen(self.main_screen)
         if self.idle_after > 0:
             self.set_interval(min(5.0, self.idle_after / 3), self._check_idle)
+        self.set_interval(1.0, self._tick_calls)
         self.ready_ms = (time.perf_counter_ns() - STARTED_NS) / 1e6
         if self.autoconnect:
             self.run_worker(self._connect(), name="connect", exclusive=True)
@@ -66,3 +175,10 @@ class SwitchboardApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.session.stop()
+
+
+def screen_share_unavailable() -> str:
+    """Why screen sharing (AV3) cannot be offered here; empty where a display exists."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "No display to share: neither DISPLAY nor WAYLAND_DISPLAY is set on this machine."
+    return "Screen capture is not built yet for this display."

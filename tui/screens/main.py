@@ -11,7 +11,9 @@ from textual.widgets import Footer, OptionList, Static
 
 from tui.messages import SessionUpdate
 from tui.session import ChatSession, Contact, Show, events
+from tui.session.callinfo import CallChanged
 from tui.session.rooms import RoomError
+from tui.widgets.call import CallPanel, VideoView
 from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.presence_bar import PresenceBar
 from tui.widgets.rooms import ParticipantList
@@ -49,6 +51,8 @@ class MainScreen(RoomActions, Screen[None]):
             yield RosterList(id="roster")
             yield ParticipantList(id="participants")
             with Vertical(id="conversation"):
+                yield CallPanel(id="call")
+                yield VideoView(id="video")
                 yield Static(NO_CONVERSATION, id="conversation-title")
                 yield MessageLog(id="messages")
                 yield Composer(id="composer", placeholder="Message (Enter sends, Alt+Enter new line)")
@@ -123,6 +127,39 @@ class MainScreen(RoomActions, Screen[None]):
         from .journal import JournalScreen
 
         self.app.push_screen(JournalScreen(self.session))
+
+    # --- calls ------------------------------------------------------------------------------------
+
+    def call_target(self) -> str | None:
+        """Whom F8 calls: the open 1:1 conversation, else the highlighted contact."""
+        if self.open_jid is not None and self.open_jid in self.session.contacts:
+            return self.open_jid
+        option = self.query_one(RosterList).highlighted_option
+        if option is not None and option.id and option.id in self.session.contacts:
+            return option.id
+        return None
+
+    def _show_call(self, event: CallChanged) -> None:
+        call = event.call
+        current = self.session.calls.current if self.session.calls_loaded else \
+            (call if not call.ended else None)
+        shown = current if current is not None else (call if call.ended else None)
+        contact = self.session.contacts.get(shown.peer) if shown else None
+        self.query_one(CallPanel).show_call(shown, contact.display_name if contact else "")
+        video = self.query_one(VideoView)
+        video.set_class(current is not None and current.video and current.state == "active",
+                        "-active")
+        if current is None:
+            video.set_frame(None)
+
+    def show_video(self) -> None:
+        """Put the newest received frame of the running video call into the video view."""
+        view = self.query_one(VideoView)
+        current = self.session.calls.current if self.session.calls_loaded else None
+        if current is None or not current.video or not view.has_class("-active"):
+            return
+        width, height = view.pixel_size
+        view.set_frame(self.session.calls.video_frame(current.sid, width, height))
 
     def open_conversation(self, jid: str) -> None:
         """Show the conversation with ``jid`` and put the cursor in the composer."""
@@ -209,5 +246,7 @@ class MainScreen(RoomActions, Screen[None]):
                 self.query_one(MessageLog).message_changed(event.message)
         elif isinstance(event, events.UnreadChanged):
             roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})
+        elif isinstance(event, CallChanged):
+            self._show_call(event)
         else:
             self.on_room_event(event)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slixmpp import JID, ClientXMPP, Message, Presence
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.base import PLUGIN_REGISTRY
 from slixmpp.plugins.xep_0319.stanza import Idle
 from slixmpp.xmlstream import register_stanza_plugin
 
@@ -35,6 +37,9 @@ from .model import (
     Show,
 )
 from .rooms import RoomService
+
+if TYPE_CHECKING:
+    from .calls import CallService
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,8 @@ class Account:
     port: int = 5222
     ca_file: Path | None = None
     resource: str = "switchboard"
+    media_addresses: tuple[str, ...] | None = None
+    """Local addresses for call media (ICE host candidates); None: every interface."""
 
 
 class _Stream(ClientXMPP):  # type: ignore[misc]
@@ -77,6 +84,9 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
         self.plugin["xep_0184"].auto_ack = True
         self.plugin["xep_0199"].enable_keepalive(interval=60, timeout=20)
         slixfix.apply(self)
+        if "sb_jingle" in PLUGIN_REGISTRY:  # loaded by ChatSession.start, off the event loop
+            addresses = list(account.media_addresses) if account.media_addresses else None
+            self.register_plugin("sb_jingle", pconfig={"host_addresses": addresses})
 
 
 class ChatSession:
@@ -100,6 +110,7 @@ class ChatSession:
         self._journal: JournalService | None = None
         self.rooms = RoomService(self, self._emit)
         """Chat rooms and their bookmarks (CH3)."""
+        self._calls: CallService | None = None
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -126,6 +137,20 @@ class ChatSession:
         return self._journal
 
     @property
+    def calls(self) -> CallService:
+        """Audio/video calls (AV1, AV2); the call stack loads with the session, not at start-up."""
+        if self._calls is None:
+            from .calls import CallService
+
+            self._calls = CallService(self, self._emit)
+        return self._calls
+
+    @property
+    def calls_loaded(self) -> bool:
+        """Whether the call stack is loaded (cheap to ask, unlike :attr:`calls`)."""
+        return self._calls is not None
+
+    @property
     def stream(self) -> _Stream:
         """The slixmpp client (exists once :meth:`start` ran)."""
         if self._stream is None:
@@ -134,9 +159,12 @@ class ChatSession:
 
     async def start(self, timeout: float = 20.0) -> None:
         """Connect, authenticate and fetch the roster; raise ConnectionError with a reason."""
+        # aiortc takes a while to import: do it in a thread so the screen stays live
+        await asyncio.to_thread(importlib.import_module, "xmpp_components.plugins.jingle")
         stream = self._stream = _Stream(self.account)
         self._journal = None
         self.rooms.attach(stream)
+        self.calls.attach(stream)
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def fail(reason: str) -> None:

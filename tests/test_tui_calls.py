@@ -1,0 +1,147 @@
+"""Calls in the terminal client, headless: alice in our client, bob a bare slixmpp client with the
+call plugin, real aiortc tracks fed from generated tones and test patterns, through the real
+ejabberd on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+
+from slixmpp.xmlstream import ET
+
+from tui.app import SwitchboardApp
+from tui.screens.call import IncomingCall
+from tui.session import Show
+from tui.widgets.call import CallPanel, VideoView
+from tui.widgets.roster import RosterList
+from xmpp_components.plugins.jingle import CallState
+from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack
+
+from .conftest import session_account
+from .test_calls import until
+from .watch import SessionWatcher
+
+
+def panel_text(app: SwitchboardApp) -> str:
+    return str(app.main_screen.query_one(CallPanel).render())
+
+
+@contextlib.asynccontextmanager
+async def alice_online(account, settings, size: tuple[int, int]):
+    """Alice in our client, headless, logged in."""
+    app = SwitchboardApp(session_account(account, settings))
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=size) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="alice online")
+        yield app, pilot, watch
+
+
+async def ringing_window(app: SwitchboardApp, watch: SessionWatcher, pilot) -> None:
+    """Wait for the call to ring at alice, then for the app to show the incoming-call window."""
+    await watch.until(lambda: app.session.calls.current is not None
+                      and app.session.calls.current.state == "ringing", what="ringing at alice")
+    await pilot.pause()
+    assert isinstance(app.screen, IncomingCall)
+
+
+async def publish_card(client, name: str, number: str) -> None:
+    """Bob publishes a business card with a phone number (XEP-0054), as his own client would."""
+    iq = client.make_iq_set()
+    vcard = ET.SubElement(iq.xml, "{vcard-temp}vCard")
+    ET.SubElement(vcard, "{vcard-temp}FN").text = name
+    tel = ET.SubElement(vcard, "{vcard-temp}TEL")
+    ET.SubElement(tel, "{vcard-temp}WORK")
+    ET.SubElement(tel, "{vcard-temp}NUMBER").text = number
+    await iq.send(timeout=10)
+
+
+async def test_an_incoming_call_shows_the_caller_then_f8_answers_and_the_keys_work(
+        pair, phone, stack_settings) -> None:
+    alice_account, bob_account = pair
+    async with alice_online(alice_account, stack_settings, (100, 32)) as (app, pilot, watch):
+        session = app.session
+        bob = await phone(bob_account)
+        await publish_card(bob.client, "Bob Builder", "+49 89 1234-567")
+        await watch.until(lambda: session.contacts[bob.jid.bare].show is Show.AVAILABLE,
+                          what="bob online")
+
+        outgoing = await bob.jingle.call(alice_account.jid.bare, audio=ToneTrack(660))
+        await ringing_window(app, watch, pilot)
+        window = app.screen
+        assert isinstance(window, IncomingCall)
+        await app.workers.wait_for_complete()  # the caller's business card
+        await pilot.pause()
+        shown = str(window.query_one("#incoming-who").render())
+        assert "Call from" in shown and bob.jid.bare in shown and "+49 89 1234-567" in shown
+        assert " BB " in shown or bob.jid.user[:1].upper() in shown
+        assert outgoing.state is CallState.RINGING  # bob hears it ring before alice answers
+
+        await pilot.press("f8")
+        assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+        await watch.until(lambda: session.calls.current is not None
+                          and session.calls.current.state == "active", what="active at alice")
+        await watch.until(lambda: session.calls.current is not None
+                          and session.calls.current.peer_level > 0.05, what="bob's tone arrives")
+        await pilot.pause()
+        text = panel_text(app)
+        assert "connected" in text and "opus" in text.lower()
+        at_bob = AudioProbe(await outgoing.wait_remote_track("audio"))
+        await at_bob.wait_frames(60)
+        assert abs(at_bob.peak_frequency(1.0) - 440) <= 5  # alice's test tone
+
+        await pilot.press("f7")
+        await until(outgoing, lambda c: "audio" in c.remote_muted)
+        await pilot.press("f7")
+        await until(outgoing, lambda c: "audio" not in c.remote_muted)
+        await pilot.press("f6")
+        await until(outgoing, lambda c: c.remote_hold)
+        await watch.until(lambda: "on hold" in panel_text(app), what="hold shown")
+        await pilot.press("f6")
+        await until(outgoing, lambda c: not c.remote_hold)
+
+        await pilot.press("f9")
+        await outgoing.wait_state(CallState.ENDED)
+        await watch.until(lambda: not session.calls.calls, what="call gone at alice")
+        notes = [m.body for m in session.conversation(bob.jid.bare).messages]
+        assert any(n.startswith("📞 Incoming call — ended after 0:") for n in notes), notes
+        await at_bob.stop()
+
+
+async def test_f8_calls_the_open_contact_and_a_declined_call_is_noted(pair, phone,
+                                                                      stack_settings) -> None:
+    alice_account, bob_account = pair
+    async with alice_online(alice_account, stack_settings, (100, 32)) as (app, pilot, watch):
+        session = app.session
+        bob = await phone(bob_account)
+        await watch.until(lambda: session.contacts[bob.jid.bare].show is Show.AVAILABLE,
+                          what="bob online")
+        roster = app.screen.query_one(RosterList)
+        roster.focus()
+        roster.highlighted = roster.get_option_index(bob.jid.bare)
+        await pilot.press("f8")
+        incoming = await bob.ringing()
+        await watch.until(lambda: "ringing at the other end" in panel_text(app), what="ringback")
+        await incoming.reject()
+        await watch.until(lambda: not session.calls.calls, what="call over")
+        await pilot.pause()
+        assert "Call with" in panel_text(app) and "— declined" in panel_text(app)  # the outcome stays
+        notes = [m.body for m in session.conversation(bob.jid.bare).messages]
+        assert notes[-1] == "📞 Outgoing call — declined"
+
+
+async def test_a_video_call_shows_the_peer_s_picture(pair, phone, stack_settings) -> None:
+    alice_account, bob_account = pair
+    async with alice_online(alice_account, stack_settings, (110, 36)) as (app, pilot, watch):
+        bob = await phone(bob_account)
+        outgoing = await bob.jingle.call(alice_account.jid.bare, audio=ToneTrack(660),
+                                         video=TestPatternTrack())
+        await ringing_window(app, watch, pilot)
+        await pilot.press("f8")
+        assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+        view = app.main_screen.query_one(VideoView)
+        await watch.until(lambda: view._frame is not None, what="a video frame", timeout=20)
+        await pilot.pause()
+        assert view.has_class("-active")
+        line = view.render_line(view.size.height // 2)
+        colours = {seg.style.color.triplet for seg in line if seg.style and seg.style.color}
+        assert len(colours) >= 4, "the colour bars of bob's test pattern"
+        assert "video" in outgoing.remote_tracks  # alice sends her (test) camera too

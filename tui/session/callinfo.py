@@ -1,0 +1,46 @@
+"""What the call widgets see of a call: plain snapshots and the event that carries them.
+
+Kept apart from :mod:`tui.session.calls` so that the widgets (and the client's cold start) do not
+import aiortc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import SessionEvent
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What the call widgets show about one call."""
+
+    sid: str
+    peer: str
+    device: str
+    outgoing: bool
+    video: bool
+    state: str
+    remote_ringing: bool = False
+    duration: float = 0.0
+    answered: bool = False
+    on_hold: bool = False
+    held_by_peer: bool = False
+    muted: bool = False
+    camera_off: bool = False
+    peer_muted: bool = False
+    ended: str = ""
+    """Empty while the call runs; then how it ended, in words."""
+    round_trip_ms: float | None = None
+    loss: float = 0.0
+    codecs: dict[str, str] = field(default_factory=dict)
+    peer_level: float = 0.0
+    """RMS level 0 … 1 of what the peer sends, so a call without speakers still shows sound."""
+    media_note: str = ""
+
+
+@dataclass(frozen=True)
+class CallChanged(SessionEvent):
+    """A call started ringing, connected, changed (hold, mute, quality) or ended."""
+
+    call: CallInfo

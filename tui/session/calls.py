@@ -1,0 +1,253 @@
+"""Audio/video calls of the client session, on the ``sb_jingle`` plugin.
+
+:class:`CallService` turns the plugin's :class:`~xmpp_components.plugins.jingle.Call` objects into
+plain :class:`CallInfo` snapshots and :class:`CallChanged` events for the widgets, picks the media
+sources (a microphone and camera where they exist, else a test tone and a test pattern — and says
+so), keeps the last received video frame for the video panel, and writes call events (missed,
+declined, duration) into the conversation with the peer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamTrack
+from slixmpp import JID
+
+from xmpp_components.plugins.jingle import Call, CallState
+from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack, VideoProbe
+
+from .callinfo import CallChanged, CallInfo
+from .events import MessageAdded, SessionEvent
+from .model import ChatMessage, Direction
+
+if TYPE_CHECKING:
+    from .client import ChatSession
+
+log = logging.getLogger(__name__)
+
+
+def _describe_end(call: Call) -> str:
+    end = call.end
+    if end is None:
+        return ""
+    if end.by == "elsewhere":
+        return end.text or "handled on another device"
+    if end.answered:
+        minutes, seconds = divmod(int(call.duration), 60)
+        return f"ended after {minutes}:{seconds:02d}"
+    if end.condition == "decline":
+        return "declined"
+    if end.missed:
+        return "missed" if not call.outgoing else "not answered"
+    if end.condition == "busy":
+        return "busy"
+    return f"failed: {end.text or end.condition}"
+
+
+class MediaSources:
+    """Where the microphone and camera signal comes from on this machine."""
+
+    def __init__(self, camera_device: str = "/dev/video0") -> None:
+        self.camera_device = camera_device
+
+    def microphone(self) -> tuple[MediaStreamTrack, str]:
+        """A microphone track and a note; a 440 Hz test tone where there is no sound input."""
+        try:
+            import sounddevice
+
+            if any(d["max_input_channels"] > 0 for d in sounddevice.query_devices()):
+                return ToneTrack(440.0), "microphone capture is not wired yet: sending a test tone"
+        except Exception:  # PortAudio missing or no devices: both mean "no microphone"
+            pass
+        return ToneTrack(440.0), "no microphone on this machine: sending a test tone"
+
+    def camera(self) -> tuple[MediaStreamTrack, str]:
+        """A camera track and a note; a moving test pattern where there is no camera."""
+        if os.path.exists(self.camera_device):
+            try:
+                from aiortc.contrib.media import MediaPlayer
+
+                player = MediaPlayer(self.camera_device, format="v4l2",
+                                     options={"video_size": "320x240"})
+                if player.video is not None:
+                    return player.video, ""
+            except Exception as error:
+                return TestPatternTrack(), f"camera unusable ({error}): sending a test pattern"
+        return TestPatternTrack(), "no camera on this machine: sending a test pattern"
+
+
+class CallService:
+    """The calls of one session."""
+
+    def __init__(self, session: ChatSession, emit: Callable[[SessionEvent], None],
+                 sources: MediaSources | None = None) -> None:
+        self.session = session
+        self._emit = emit
+        self.sources = sources or MediaSources()
+        self.calls: dict[str, Call] = {}
+        self._notes: dict[str, str] = {}
+        self._audio: dict[str, AudioProbe] = {}
+        self._video: dict[str, VideoProbe] = {}
+        self._quality: dict[str, Any] = {}
+
+    def attach(self, stream: Any) -> None:
+        """Listen to the plugin of a freshly built stream."""
+        stream.add_event_handler("jingle_call_incoming", self._on_incoming)
+        stream.add_event_handler("jingle_call_ended", self._on_ended)
+
+    @property
+    def _jingle(self) -> Any:
+        plugins: Any = self.session.stream.plugin
+        return plugins["sb_jingle"]
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def current(self) -> CallInfo | None:
+        """The call that F8/F9 act on: one that rings here first, else the running one."""
+        ringing = [c for c in self.calls.values() if not c.outgoing and c.state is CallState.RINGING]
+        chosen = ringing[0] if ringing else next(iter(self.calls.values()), None)
+        return self.info(chosen) if chosen else None
+
+    def info(self, call: Call) -> CallInfo:
+        """A snapshot of ``call`` for the widgets."""
+        quality = self._quality.get(call.sid)
+        audio = self._audio.get(call.sid)
+        return CallInfo(
+            sid=call.sid, peer=JID(call.peer).bare, device=str(call.peer), outgoing=call.outgoing,
+            video="video" in call.media, state=call.state.value, remote_ringing=call.remote_ringing,
+            duration=call.duration, answered=call.answered_at is not None,
+            on_hold=call.local_hold or call.remote_hold, held_by_peer=call.remote_hold,
+            muted="audio" in call.local_muted, camera_off="video" in call.local_muted
+            or ("video" in call.media and "video" not in call.local_tracks),
+            peer_muted="audio" in call.remote_muted, ended=_describe_end(call),
+            round_trip_ms=quality.round_trip_ms if quality else None,
+            loss=quality.loss if quality else 0.0, codecs=dict(call.codecs),
+            peer_level=audio.level() if audio else 0.0, media_note=self._notes.get(call.sid, ""))
+
+    def video_frame(self, sid: str, width: int, height: int) -> np.ndarray | None:
+        """The newest received video frame of call ``sid`` scaled to ``width``×``height`` RGB."""
+        probe = self._video.get(sid)
+        if probe is None or probe.last is None:
+            return None
+        return probe.last.reformat(width=width, height=height, format="rgb24").to_ndarray()
+
+    # ------------------------------------------------------------------ actions
+
+    async def call(self, jid: str, *, video: bool = False) -> CallInfo:
+        """Call every device of ``jid``."""
+        audio, note = self.sources.microphone()
+        camera = None
+        if video:
+            camera, camera_note = self.sources.camera()
+            note = "; ".join(n for n in (note, camera_note) if n)
+        call = await self._jingle.call(JID(jid).bare, audio=audio, video=camera,
+                                       media=("audio", "video") if video else ("audio",))
+        self._notes[call.sid] = note
+        self._track(call)
+        return self.info(call)
+
+    async def answer(self, *, video: bool | None = None) -> CallInfo | None:
+        """Answer the call that rings here (with the camera if it is a video call)."""
+        call = self._ringing()
+        if call is None:
+            return None
+        audio, note = self.sources.microphone()
+        camera = None
+        if video if video is not None else "video" in call.media:
+            camera, camera_note = self.sources.camera()
+            note = "; ".join(n for n in (note, camera_note) if n)
+        self._notes[call.sid] = note
+        await call.accept(audio=audio, video=camera)
+        return self.info(call)
+
+    async def hangup(self) -> CallInfo | None:
+        """Decline the ringing call, or end the running one."""
+        call = self._ringing() or next(iter(self.calls.values()), None)
+        if call is None:
+            return None
+        await call.hangup()
+        return self.info(call)
+
+    async def toggle_mute(self) -> None:
+        """Microphone off / on in the running call."""
+        call = self._running()
+        if call is not None:
+            await (call.unmute("audio") if "audio" in call.local_muted else call.mute("audio"))
+
+    async def toggle_hold(self) -> None:
+        """Hold / resume the running call."""
+        call = self._running()
+        if call is not None:
+            await (call.unhold() if call.local_hold else call.hold())
+
+    async def toggle_camera(self) -> None:
+        """Camera off / on in a running video call."""
+        call = self._running()
+        if call is not None and "video" in call.local_tracks:
+            await (call.unmute("video") if "video" in call.local_muted else call.mute("video"))
+
+    async def refresh_quality(self) -> None:
+        """Read fresh statistics of running calls and tell the widgets."""
+        for call in list(self.calls.values()):
+            if call.state is CallState.ACTIVE:
+                self._quality[call.sid] = await call.quality()
+                self._emit(CallChanged(self.info(call)))
+
+    # ------------------------------------------------------------------ internals
+
+    def _ringing(self) -> Call | None:
+        return next((c for c in self.calls.values()
+                     if not c.outgoing and c.state is CallState.RINGING), None)
+
+    def _running(self) -> Call | None:
+        return next((c for c in self.calls.values()
+                     if c.state in (CallState.CONNECTING, CallState.ACTIVE)), None)
+
+    def _track(self, call: Call) -> None:
+        self.calls[call.sid] = call
+        call.listeners.append(self._on_change)
+        self._emit(CallChanged(self.info(call)))
+
+    def _on_incoming(self, call: Call) -> None:
+        self._track(call)
+
+    def _on_change(self, call: Call) -> None:
+        for kind, track in call.remote_tracks.items():
+            if kind == "audio" and call.sid not in self._audio:
+                self._audio[call.sid] = AudioProbe(track, keep_seconds=0.5)
+            elif kind == "video" and call.sid not in self._video:
+                self._video[call.sid] = VideoProbe(track)
+        if call.state is not CallState.ENDED:
+            self._emit(CallChanged(self.info(call)))
+
+    def _on_ended(self, call: Call) -> None:
+        if self.calls.pop(call.sid, None) is None:
+            return
+        for probe in (self._audio.pop(call.sid, None), self._video.pop(call.sid, None)):
+            if probe is not None:
+                probe._task.cancel()
+        self._quality.pop(call.sid, None)
+        info = self.info(call)
+        self._notes.pop(call.sid, None)
+        self._record(call, info)
+        self._emit(CallChanged(info))
+
+    def _record(self, call: Call, info: CallInfo) -> None:
+        """A line in the conversation with the peer: what kind of call, and how it ended."""
+        kind = "video call" if info.video else "call"
+        body = f"📞 {'Outgoing' if call.outgoing else 'Incoming'} {kind} — {info.ended}"
+        conversation = self.session.conversation(info.peer)
+        # a note, not a chat message: no ticks to track, so it is filed as incoming either way
+        message = ChatMessage(f"call-{call.sid}-{uuid.uuid4().hex[:6]}", Direction.INCOMING,
+                              self.session.jid.bare if call.outgoing else info.peer, body,
+                              dt.datetime.fromtimestamp(call.created_at, dt.UTC))
+        index = conversation.add(message)
+        self._emit(MessageAdded(conversation.jid, message, index))
