@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -75,6 +76,7 @@ class JournalEntry(Base):
     __table_args__ = (
         Index("ix_journal_entry_owner_started", "owner", "started_at"),
         Index("ix_journal_entry_owner_peer_started", "owner", "peer", "started_at"),
+        Index("ix_journal_entry_revision", "revision"),
         UniqueConstraint("owner", "source", name="uq_journal_entry_owner_source"),
     )
 
@@ -101,6 +103,10 @@ class JournalEntry(Base):
     """Where it came from, unique per owner: ``archive:<first archive id>``, ``call:<id>`` …"""
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The journal's revision when the entry or its notes last changed: every writing
+    transaction takes the next one from the ``journal``/``revision`` counter in
+    :class:`ComponentState`, so entries newer than a revision are the changes since then."""
 
 
 class JournalNote(Base):

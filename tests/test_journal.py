@@ -8,6 +8,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
@@ -269,6 +270,51 @@ async def test_notes_filters_paging_permissions_export_and_pushes(journal, ejabb
     assert pushed.get("peer") == carol_account.jid.bare
     assert pushed.findtext(f"{{{NS}}}preview") == "Push me"
     assert dt.datetime.now(dt.UTC) - sent_at < dt.timedelta(seconds=5)
+
+
+RECORD_CALL = """
+import asyncio, datetime as dt, sys
+from schema import create_engine
+from xmpp_components.journal.store import JournalStore
+
+async def main() -> None:
+    url, domain, owner, source = sys.argv[1:5]
+    store = JournalStore(create_engine(url), domain)
+    print(await store.record(owner, "call", "in", "+4930555", "missed", dt.datetime.now(dt.UTC),
+                             line="1001", source=source))
+    await store.engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+async def test_entries_other_processes_write_are_pushed(journal, ejabberd, pair, raw_client):
+    alice, _bob = pair
+    a = await raw_client(alice)
+    pushes: asyncio.Queue = asyncio.Queue()
+    a.register_handler(Callback("journal push", MatchXPath(f"{{jabber:client}}message/{{{NS}}}entries"),
+                                pushes.put_nowait))
+    await send_iq(a, journal.boundjid.bare, ET.Element(f"{{{NS}}}subscribe"))
+
+    # the call switch: another process writing through the store's function on the shared database
+    settings = ejabberd.settings
+    switch = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", RECORD_CALL, settings.effective_database_url, settings.domain,
+        alice.jid.bare, f"call:{uuid.uuid4().hex}", stdout=asyncio.subprocess.PIPE)
+    written, _ = await asyncio.wait_for(switch.communicate(), 60)
+    assert switch.returncode == 0
+    pushed = (await asyncio.wait_for(pushes.get(), 10)).xml.find(f"{{{NS}}}entries").find(f"{{{NS}}}entry")
+    assert (pushed.get("id"), pushed.get("kind"), pushed.get("result"), pushed.get("line")) == (
+        written.decode().strip(), "call", "missed", "1001")
+
+    # a note someone else's store adds (the admin tools, another journal instance) comes too
+    elsewhere = JournalStore(create_engine(settings.effective_database_url), settings.domain)
+    try:
+        await elsewhere.add_note(int(pushed.get("id")), alice.jid.bare, "Call back after lunch")
+    finally:
+        await elsewhere.engine.dispose()
+    pushed = (await asyncio.wait_for(pushes.get(), 10)).xml.find(f"{{{NS}}}entries").find(f"{{{NS}}}entry")
+    assert pushed.findtext(f"{{{NS}}}note") == "Call back after lunch"
 
 
 async def test_foreign_client_uses_the_commands(journal, pair, raw_client):

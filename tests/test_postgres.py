@@ -65,7 +65,11 @@ async def test_journal_on_postgresql(postgres_url):
         assert [(r.peer, r.messages_out, r.messages_in) for r in rows] == [
             (bob, 1, 0), (carol, 1, 0), (bob, 1, 1)]
         offer = rows[-1]
+        ingested, changed = await store.changed_since(0, [alice])
+        assert ingested == await store.revision() > 0
+        assert sorted(r.id for r in changed) == sorted(r.id for r in rows)
         await store.add_note(offer.id, alice, "Send the contract by Friday")
+        assert [r.id for r in (await store.changed_since(ingested, [alice, bob]))[1]] == [offer.id]
         found, _ = await store.query([alice], search="friday")
         assert [r.id for r in found] == [offer.id]
         found, _ = await store.query([alice], search="lun")  # prefix match on the preview

@@ -84,7 +84,7 @@ def publish_commands(component: JournalComponent) -> None:
             raise bad(f"there is no journal entry {entry_id}")
         await component.owners_for(requester.bare, entry.owner, None, write=True)
         note_id = await component.store.add_note(entry_id, requester.bare, values["text"])
-        await component._push([entry_id])
+        await component.publish_changes()
         return Result(note=f"Note {note_id} added to entry {entry_id}.")
 
     async def export(requester: JID, values: dict[str, Any]) -> Result:

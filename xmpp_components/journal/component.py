@@ -41,6 +41,9 @@ JOURNAL_NS = NS
 FORWARD = "urn:xmpp:forward:0"
 SAFETY_POLL = 1.0
 """Seconds between archive checks when no service-log copy woke the component."""
+CHANGE_POLL = 0.05
+"""Seconds between looks at the journal's revision while clients are subscribed: entries that
+other processes write (the call switch, notes from elsewhere) are pushed within this."""
 
 
 class _PayloadNamespace(MatcherBase):  # type: ignore[misc]
@@ -101,9 +104,13 @@ class JournalComponent(SwitchboardComponent):
         self.groups = GroupDirectory(settings)
         self.subscribers: dict[str, set[str]] = {}  # subscriber full JID -> owners it follows
         self.cursor: int | None = None
+        self.revision: int | None = None
+        """The journal revision subscribers have been sent everything up to."""
         self._wake = asyncio.Event()
         self._catching_up = asyncio.Lock()
+        self._publishing = asyncio.Lock()
         self._follow: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.register_plugin("xep_0363")
         self.register_plugin("xep_0334")
         self.register_handler(Callback("service log copy", _ServiceLogCopy(FORWARD),
@@ -121,6 +128,8 @@ class JournalComponent(SwitchboardComponent):
     def _start_following(self, _event: Any) -> None:
         if self._follow is None or self._follow.done():
             self._follow = asyncio.ensure_future(self._follow_archive())
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.ensure_future(self._watch_revisions())
 
     async def _follow_archive(self) -> None:
         while True:
@@ -145,22 +154,44 @@ class JournalComponent(SwitchboardComponent):
                 result = await self.store.ingest(stanzas, last)
                 self.cursor = last
                 changed += len(result.entries)
-                await self._push([s.id for s in result.entries if s.id is not None])
+                await self.publish_changes()
             return changed
 
     async def stop(self) -> None:
-        if self._follow is not None:
-            self._follow.cancel()
+        for task in (self._follow, self._watch):
+            if task is not None:
+                task.cancel()
         await super().stop()
         await self.engine.dispose()
         await self.archive_engine.dispose()
 
     # --- pushes ------------------------------------------------------------------------------------
 
-    async def _push(self, entry_ids: Sequence[int]) -> None:
-        if not self.subscribers or not entry_ids:
+    async def _watch_revisions(self) -> None:
+        while True:
+            await asyncio.sleep(CHANGE_POLL)
+            if not self.subscribers:
+                continue
+            try:
+                await self.publish_changes()
+            except Exception:  # the database is away: try again on the next tick
+                log.exception("journal change poll failed; retrying")
+
+    async def publish_changes(self) -> None:
+        """Push every entry written since the last push (by this component or any other
+        process: the journal's revision counter says what changed) to the subscribers who may
+        read it."""
+        async with self._publishing:
+            if self.revision is None:
+                self.revision = await self.store.revision()
+                return
+            owners = set().union(*self.subscribers.values())
+            self.revision, entries = await self.store.changed_since(self.revision, owners)
+            await self._push(entries)
+
+    async def _push(self, entries: Sequence[Any]) -> None:
+        if not self.subscribers or not entries:
             return
-        entries = [e for e in [await self.store.entry(i) for i in entry_ids] if e is not None]
         notes = await self.store.notes([e.id for e in entries])
         for subscriber, owners in list(self.subscribers.items()):
             mine = [e for e in entries if e.owner in owners]
@@ -272,12 +303,15 @@ class JournalComponent(SwitchboardComponent):
                 raise LookupError(f"there is no journal entry {entry_id}")
             await self.owners_for(requester, entry.owner, None, write=True)
             note_id = await self.store.add_note(entry_id, requester, note)
-        await self._push([entry_id])
+        await self.publish_changes()
         return ET.Element(f"{{{NS}}}note", {"id": str(note_id), "entry": str(entry_id)})
 
     async def _subscribe(self, iq: Iq, payload: ET.Element, requester: str) -> None:
         owners = await self.owners_for(requester, payload.get("owner") or None,
                                        payload.get("group") or None)
+        if not self.subscribers:  # nobody followed the revision while no one listened
+            async with self._publishing:
+                self.revision = await self.store.revision()
         self.subscribers.setdefault(str(iq["from"]), set()).update(owners)
         return None
 

@@ -11,18 +11,20 @@ import datetime as dt
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     DateTime,
     FromClause,
     Select,
     Text,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -39,6 +41,8 @@ from schema import ComponentState, JournalEntry, JournalGrant, JournalNote, sess
 from .archive import ArchivedStanza
 
 CURSOR = ("journal", "archive_cursor")
+REVISION = ("journal", "revision")
+"""The counter every writing transaction moves on (see :meth:`JournalStore.changed_since`)."""
 PREVIEW_CHARS = 200
 DEFAULT_GAP = dt.timedelta(minutes=30)
 CACHED_STATES = 20_000
@@ -305,20 +309,23 @@ class JournalStore:
         """Batched Core writes: new entries in one INSERT, changed ones in one UPDATE."""
         new = [s for s in states if s.id is None]
         changed = [s for s in states if s.id is not None and s.dirty]
+        if not new and not changed:
+            return
+        revision = await self._next_revision(connection)
         if new:
             # one executemany, then the ids by (owner, source): RETURNING would cost a statement
             # (and, on aiosqlite, a thread hop) per row
             if self.sqlite:  # the driver's own executemany: SQLAlchemy's per-row binding cost more
-                await connection.exec_driver_sql(SQLITE_INSERT, [_sqlite_row(s) for s in new])
+                await connection.exec_driver_sql(SQLITE_INSERT, [_sqlite_row(s, revision) for s in new])
             else:
-                await connection.execute(insert(JournalEntry), [_row(s) for s in new])
+                await connection.execute(insert(JournalEntry), [_row(s, revision) for s in new])
             by_key = {(s.owner, s.source): s for s in new}
             for entry_id, owner, source in await self._prepared(connection, self._written_ids, list(by_key)):
                 by_key[(owner, source)].id = entry_id
         if changed:
             await connection.execute(
                 update(JournalEntry).where(JournalEntry.id == bindparam("entry_id")),
-                [{"entry_id": s.id, **_row(s)} for s in changed])
+                [{"entry_id": s.id, **_row(s, revision)} for s in changed])
         if new:  # fresh entries have no notes yet: their search text is known without a query
             searchable = [(s.id, owner_key(s.owner), self._searchable(s.owner, f"{s.peer} {s.preview}"))
                           for s in new]
@@ -353,6 +360,41 @@ class JournalStore:
                                    "text": self._searchable(r[1], f"{r[2]} {r[3]} {by_entry.get(r[0], '')}")}
                                   for r in rows])
 
+    async def _next_revision(self, connection: AsyncConnection) -> int:
+        """The journal's next revision, for everything this transaction writes. Take it before
+        any other write: the counter's row stays locked until commit, so writers queue on it
+        and revisions become visible in the order they were taken (on PostgreSQL too)."""
+        taken = await connection.scalar(
+            update(ComponentState).where(ComponentState.component == REVISION[0],
+                                         ComponentState.name == REVISION[1])
+            .values(value=cast(cast(ComponentState.value, BigInteger) + 1, Text))
+            .returning(ComponentState.value))
+        if taken is None:  # the counter's row was removed: start again above every entry
+            taken = (await connection.scalar(select(func.max(JournalEntry.revision))) or 0) + 1
+            await connection.execute(insert(ComponentState).values(
+                component=REVISION[0], name=REVISION[1], value=str(taken)))
+        return int(taken)
+
+    async def revision(self) -> int:
+        """The journal's latest revision: every write moves it on."""
+        async with self.engine.connect() as connection:
+            return int(await connection.scalar(_CURRENT_REVISION) or 0)
+
+    async def changed_since(self, revision: int, owners: Collection[str]) -> tuple[int, list[Any]]:
+        """The journal's latest revision, and the entries of ``owners`` written after
+        ``revision`` (by this process or any other: ingest, the call switch, notes), oldest
+        change first. Rows have the columns of ``journal_entry`` as attributes."""
+        async with self.engine.connect() as connection:
+            latest = int(await connection.scalar(_CURRENT_REVISION) or 0)
+            if latest <= revision or not owners:
+                return latest, []
+            rows = (await connection.execute(  # a range of the revision index
+                select(JournalEntry.__table__).where(
+                    JournalEntry.revision > revision, JournalEntry.revision <= latest,
+                    JournalEntry.owner.in_(sorted(owners)))
+                .order_by(JournalEntry.revision, JournalEntry.id))).all()
+        return latest, list(rows)
+
     def _searchable(self, owner: str, text: str) -> str:
         """The indexed text: per-owner tokens for SQLite's FTS5, plain for PostgreSQL."""
         return search_text(owner, text) if self.sqlite else text
@@ -380,6 +422,7 @@ class JournalStore:
                   "line": line, "recording": recording, "reminder_at": reminder_at,
                   "source": source or f"{kind}:{owner}:{started_at.isoformat()}"}
         async with self.engine.begin() as connection:
+            values["revision"] = await self._next_revision(connection)
             existing = await connection.scalar(select(JournalEntry.id).where(
                 JournalEntry.owner == owner, JournalEntry.source == values["source"]))
             if existing is not None:
@@ -398,10 +441,11 @@ class JournalStore:
         """Add a note to an entry; returns its id."""
         now = dt.datetime.now(dt.UTC)
         async with self.engine.begin() as connection:
+            revision = await self._next_revision(connection)
             note_id = (await connection.execute(insert(JournalNote).values(
                 entry_id=entry_id, author=author, text=note, created_at=now, updated_at=now)
                 .returning(JournalNote.id))).scalar_one()
-            await self._index(connection, [entry_id])
+            await self._annotated(connection, entry_id, revision)
         return note_id
 
     async def edit_note(self, note_id: int, author: str, note: str) -> int:
@@ -413,10 +457,17 @@ class JournalStore:
                 raise LookupError(f"there is no note {note_id}")
             if row[1] != author:
                 raise PermissionError("only the author of a note may edit it")
+            revision = await self._next_revision(connection)
             await connection.execute(update(JournalNote).where(JournalNote.id == note_id).values(
                 text=note, updated_at=dt.datetime.now(dt.UTC)))
-            await self._index(connection, [row[0]])
+            await self._annotated(connection, row[0], revision)
         return int(row[0])
+
+    async def _annotated(self, connection: AsyncConnection, entry_id: int, revision: int) -> None:
+        """An entry's notes changed: it is part of ``revision`` and its notes become searchable."""
+        await connection.execute(update(JournalEntry).where(JournalEntry.id == entry_id)
+                                 .values(revision=revision))
+        await self._index(connection, [entry_id])
 
     async def notes(self, entry_ids: Sequence[int]) -> dict[int, list[JournalNote]]:
         """Notes of entries, oldest first."""
@@ -582,6 +633,10 @@ class JournalStore:
             return [(str(r[0]), int(r[1])) for r in (await connection.execute(query)).all()]
 
 
+_CURRENT_REVISION = select(ComponentState.value).where(ComponentState.component == REVISION[0],
+                                                      ComponentState.name == REVISION[1])
+
+
 @dataclass(slots=True)
 class EntryRow:
     """A ``journal_entry`` row read on the SQLite fast path (the same attributes as the model)."""
@@ -603,6 +658,7 @@ class EntryRow:
     reminder_at: dt.datetime | None
     source: str
     updated_at: dt.datetime | None
+    revision: int
 
     @classmethod
     def from_sqlite(cls, row: Sequence[Any]) -> EntryRow:
@@ -665,21 +721,21 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 SQLITE_INSERT = ("INSERT INTO journal_entry (owner, kind, direction, peer, result, started_at, ended_at, "
-                 "duration_s, messages_in, messages_out, preview, line, recording, reminder_at, source) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "duration_s, messages_in, messages_out, preview, line, recording, reminder_at, source, "
+                 "revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 """A new entry through the SQLite driver: the values of :func:`_sqlite_row`, in this order."""
 
 
-def _sqlite_row(state: EntryState) -> tuple[object, ...]:
+def _sqlite_row(state: EntryState, revision: int) -> tuple[object, ...]:
     return (state.owner, state.kind, state.direction, state.peer, state.result,
             _sqlite_time(state.started_at), _sqlite_time(state.ended_at), state.duration_s,
-            state.messages_in, state.messages_out, state.preview, "", "", None, state.source)
+            state.messages_in, state.messages_out, state.preview, "", "", None, state.source, revision)
 
 
-def _row(state: EntryState) -> dict[str, object]:
+def _row(state: EntryState, revision: int) -> dict[str, object]:
     return {"owner": state.owner, "kind": state.kind, "direction": state.direction,
             "peer": state.peer, "result": state.result, "started_at": state.started_at,
             "ended_at": state.ended_at, "duration_s": state.duration_s,
             "messages_in": state.messages_in, "messages_out": state.messages_out,
             "preview": state.preview, "line": "", "recording": "", "reminder_at": None,
-            "source": state.source}
+            "source": state.source, "revision": revision}
