@@ -15,7 +15,8 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from tui.session import Delivery, Direction, Show
-from tui.session.rooms import BOOKMARKS, RoomError, room_slug
+from tui.session.bookmarks import BOOKMARKS
+from tui.session.rooms import RoomError, room_slug
 
 ROOM_PLUGINS = ("xep_0045", "xep_0249", "xep_0060", "xep_0402")
 

@@ -178,12 +178,12 @@ async def test_room_actions_are_in_the_command_palette():
         await open_room(pilot)
         app.session.state = "online"  # the dialogs open; nothing is sent in this test
         await pilot.press("ctrl+p", *"Rename room")
-        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()  # the palette's search
         await pilot.press("enter")
         await pilot.pause()
         assert type(app.screen).__name__ == "NamePrompt"
         await pilot.press("escape", "ctrl+p", *"New room")
-        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, PeopleDialog)

@@ -21,13 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from slixmpp import JID, Message, Presence
 from slixmpp.exceptions import IqError, IqTimeout, PresenceError
-from slixmpp.plugins.xep_0060.stanza import EventItem
-from slixmpp.plugins.xep_0402.stanza import Conference
-from slixmpp.xmlstream import register_stanza_plugin
-from slixmpp.xmlstream.handler import Collector
-from slixmpp.xmlstream.matcher import MatchXMLMask
 
-from . import events
+from . import bookmarks, events, room_archive
+from .bookmarks import Bookmark
 from .model import ChatMessage, Delivery, Direction, Invitation, Occupant, Room, Show
 
 if TYPE_CHECKING:
@@ -35,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BOOKMARKS = "urn:xmpp:bookmarks:1"
 MUC_USER = "http://jabber.org/protocol/muc#user"
 DIRECT_INVITE = "jabber:x:conference"
 MARKABLE = "{urn:xmpp:chat-markers:0}markable"
@@ -67,10 +62,6 @@ WHY_REFUSED = {
     "item-not-found": "the room does not exist (any more).",
     "not-acceptable": "the server did not accept the value.",
 }
-
-PUBLISH_OPTIONS = {"pubsub#persist_items": "true", "pubsub#max_items": "max",
-                   "pubsub#send_last_published_item": "never", "pubsub#access_model": "whitelist"}
-"""XEP-0402 §3: bookmarks are kept, many, and private."""
 
 ROOM_CONFIG: dict[str, Any] = {
     "muc#roomconfig_persistentroom": True, "muc#roomconfig_membersonly": True,
@@ -130,8 +121,7 @@ class RoomService:
 
     def attach(self, stream: Any) -> None:
         """Listen to a freshly built stream (before it connects)."""
-        register_stanza_plugin(EventItem, Conference)
-        stream.plugin["xep_0163"].add_interest(BOOKMARKS)  # other devices' bookmark changes
+        bookmarks.listen(stream)  # other devices' bookmark changes
         # before the session's own handler, which sends my presence (to joined rooms only)
         stream.add_event_handler("session_start", self._on_new_session)
         for event, handler in (("groupchat_message", self._on_groupchat),
@@ -140,8 +130,8 @@ class RoomService:
                                ("groupchat_config_status", self._on_config_status),
                                ("groupchat_direct_invite", self._on_direct_invite),
                                ("groupchat_invite", self._on_mediated_invite),
-                               ("pubsub_publish", self._on_bookmark_published),
-                               ("pubsub_retract", self._on_bookmark_retracted)):
+                               ("pubsub_publish", self._on_bookmarks_changed),
+                               ("pubsub_retract", self._on_bookmarks_changed)):
             stream.add_event_handler(event, handler)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -190,21 +180,13 @@ class RoomService:
     async def restore(self) -> None:
         """Read my bookmarks (XEP-0402) and join the rooms marked autojoin, and those I was in."""
         try:
-            result = await self._stream.plugin["xep_0060"].get_items(
-                self.session.jid.bare, BOOKMARKS, timeout=TIMEOUT)
-            items = list(result["pubsub"]["items"])
-        except IqError:
-            items = []  # no bookmarks yet
-        except IqTimeout:
-            self._emit(events.RoomNotice("", "Your rooms could not be loaded: the server did not "
-                                         "answer. They come back on the next login.", "warning"))
+            stored = await bookmarks.fetch(self._stream, self.session.jid.bare)
+        except (IqError, IqTimeout) as exc:
+            self._emit(events.RoomNotice("", str(_refused(exc, "load your bookmarked rooms"))
+                                         + " They come back on the next login.", "warning"))
             return
-        for item in items:
-            conference = item["conference"]
-            room = self.by_jid.setdefault(item["id"], Room(item["id"]))
-            room.name = conference["name"] or room.name
-            room.nick = conference["nick"] or room.nick
-            room.autojoin = conference["autojoin"]
+        for bookmark in stored:
+            self._remember(bookmark)
         self._emit(events.RoomsChanged())
         for room in list(self.by_jid.values()):
             if room.autojoin or room.jid in self._rejoin:
@@ -228,52 +210,33 @@ class RoomService:
 
         self._spawn(join())
 
+    def _remember(self, bookmark: Bookmark) -> Room:
+        room = self.by_jid.setdefault(bookmark.room, Room(bookmark.room))
+        room.name = bookmark.name or room.name
+        room.nick = bookmark.nick or room.nick
+        room.autojoin = bookmark.autojoin
+        return room
+
     async def _publish_bookmark(self, room: Room) -> None:
-        conference = Conference()
-        conference["name"] = room.name
-        conference["autojoin"] = True
-        conference["nick"] = room.nick
-        options = self._stream.plugin["xep_0004"].make_form(ftype="submit")
-        options.add_field(var="FORM_TYPE", ftype="hidden",
-                          value="http://jabber.org/protocol/pubsub#publish-options")
-        for var, value in PUBLISH_OPTIONS.items():
-            options.add_field(var=var, value=value)
         try:
-            await self._stream.plugin["xep_0060"].publish(
-                self.session.jid.bare, BOOKMARKS, id=room.jid, payload=conference, options=options,
-                timeout=TIMEOUT)
+            await bookmarks.publish(self._stream, self.session.jid.bare,
+                                    Bookmark(room.jid, room.name, room.nick))
         except (IqError, IqTimeout) as exc:
             self._emit(events.RoomNotice(room.jid, str(_refused(exc, "bookmark the room"))
                                          + " It will not come back by itself after a restart.",
                                          "warning"))
 
-    def _bookmark_items(self, message: Message, kind: str) -> list[Any]:
-        """The ``item`` or ``retract`` elements of a notification about my own bookmarks."""
-        items = message["pubsub_event"]["items"]
-        if message["from"].bare != self.session.jid.bare or items["node"] != BOOKMARKS:
-            return []
-        # not ``for item in items``: slixmpp is iterating the same element, and a nested
-        # iteration resets its position (an endless loop)
-        return [item for item in items.iterables if item.name == kind]
-
-    def _on_bookmark_published(self, message: Message) -> None:
-        """Another device of mine bookmarked a room: join it here too."""
-        for item in self._bookmark_items(message, "item"):
-            jid, conference = item["id"], item["conference"]
-            room = self.by_jid.get(jid)
-            if room is None:
-                room = self.by_jid[jid] = Room(jid, conference["name"], conference["nick"])
-            room.name = conference["name"] or room.name
-            room.autojoin = conference["autojoin"]
-            if room.autojoin:
-                self._join_later(jid)
-        self._emit(events.RoomsChanged())
-
-    def _on_bookmark_retracted(self, message: Message) -> None:
-        """Another device of mine left a room: leave it here too."""
-        for item in self._bookmark_items(message, "retract"):
-            if item["id"] in self.by_jid:
-                self._forget(self.by_jid[item["id"]])
+    def _on_bookmarks_changed(self, message: Message) -> None:
+        """Another device of mine bookmarked a room (join it here too) or left one (leave it)."""
+        published, retracted = bookmarks.notified(message, self.session.jid.bare)
+        for bookmark in published:
+            if self._remember(bookmark).autojoin:
+                self._join_later(bookmark.room)
+        for jid in retracted:
+            if jid in self.by_jid:
+                self._forget(self.by_jid[jid])
+        if published:
+            self._emit(events.RoomsChanged())
 
     # --- joining -----------------------------------------------------------------------------------
 
@@ -362,31 +325,6 @@ class RoomService:
 
     # --- history -------------------------------------------------------------------------------------
 
-    async def _archive_page(self, room: str, before: str | bool, size: int) -> tuple[list[Message], bool]:
-        """One page of the room's archive (XEP-0313) ending before ``before`` (True: the newest);
-        returns the forwarded messages, oldest first, and whether the archive has no older ones."""
-        stream = self._stream
-        iq = stream.make_iq_set(ito=room)
-        query_id = iq["id"]
-        iq["mam"]["queryid"] = query_id
-        iq["mam"]["rsm"]["max"] = str(size)
-        iq["mam"]["rsm"]["before"] = before
-        mask = stream.Message()
-        origin = mask.xml.find("{urn:xmpp:sid:0}origin-id")
-        if origin is not None:
-            mask.xml.remove(origin)
-        del mask["id"]
-        del mask["lang"]
-        mask["from"] = room
-        mask["mam_result"]["queryid"] = query_id
-        collector = Collector(f"room-archive-{query_id}", MatchXMLMask(str(mask)))
-        stream.register_handler(collector)
-        try:
-            fin = await iq.send(timeout=TIMEOUT)
-        finally:
-            results = collector.stop()
-        return [r for r in results if isinstance(r, Message)], bool(fin["mam_fin"]["complete"])
-
     async def _load_history(self, room: Room) -> None:
         """Put the room's archived messages I have not seen into its conversation, then the live
         ones that came meanwhile: the newest :data:`HISTORY` at first, everything since the last one
@@ -398,7 +336,7 @@ class RoomService:
         fetched = 0
         try:
             while True:
-                page, complete = await self._archive_page(room.jid, before, HISTORY)
+                page, complete = await room_archive.page_before(self._stream, room.jid, before, HISTORY)
                 fresh = [r for r in page if r["mam_result"]["id"] not in known]
                 pages.insert(0, fresh)
                 fetched += len(page)
@@ -718,8 +656,7 @@ class RoomService:
             return
         self._forget(room, tell_room=True)
         try:
-            await self._stream.plugin["xep_0060"].retract(
-                self.session.jid.bare, BOOKMARKS, jid, notify=True, timeout=TIMEOUT)
+            await bookmarks.retract(self._stream, self.session.jid.bare, jid)
         except IqError:
             pass  # it was not bookmarked
         except IqTimeout:
