@@ -94,7 +94,7 @@ def pair(ejabberd, make_account):
 def session_account(account: Account, settings: StackSettings) -> SessionAccount:
     """How our client logs in as ``account`` on the private stack."""
     return SessionAccount(str(account.jid), account.password, settings.bind_ip, settings.c2s_port,
-                          settings.ca_file, media_addresses=("127.0.0.1",))
+                          settings.ca_file)
 
 
 @pytest.fixture

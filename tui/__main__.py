@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5222, help="client port (default 5222)")
     parser.add_argument("--ca-file", type=Path, default=None,
                         help="certificate to trust for the server (the stack's .state/tls/ca.pem)")
+    parser.add_argument("--media-address", action="append", default=None, metavar="ADDRESS",
+                        help="local address for call media, repeatable; 'all' for every interface "
+                             "(default 127.0.0.1: calls between clients on this machine, like every "
+                             "listener of the suite)")
     args = parser.parse_args(argv)
     password = os.environ.get(args.password_env)
     if not args.jid or not password:
@@ -31,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
                      "or start the demo with ./switchboard up")
     if args.ca_file is not None and not args.ca_file.is_file():
         parser.error(f"--ca-file {args.ca_file} does not exist; run ./switchboard up once to create it")
-    SwitchboardApp(Account(args.jid, password, args.host, args.port, args.ca_file)).run()
+    addresses = args.media_address or ["127.0.0.1"]
+    media = None if "all" in addresses else tuple(addresses)
+    SwitchboardApp(Account(args.jid, password, args.host, args.port, args.ca_file,
+                           media_addresses=media)).run()
     return 0
 
 

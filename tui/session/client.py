@@ -60,8 +60,9 @@ class Account:
     port: int = 5222
     ca_file: Path | None = None
     resource: str = "switchboard"
-    media_addresses: tuple[str, ...] | None = None
-    """Local addresses for call media (ICE host candidates); None: every interface."""
+    media_addresses: tuple[str, ...] | None = ("127.0.0.1",)
+    """Local addresses for call media (ICE host candidates): loopback unless configured otherwise,
+    as every listener of the suite; None: every interface."""
 
 
 class _Stream(ClientXMPP):  # type: ignore[misc]
