@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from aiortc.mediastreams import MediaStreamTrack
 
-from xmpp_components.plugins.jingle import Call
 from xmpp_components.plugins.jingle.media import FRAME_SAMPLES, SAMPLE_RATE, AudioProbe, ToneTrack
 from xmpp_components.stack.ejabberd import EjabberdServer
 
@@ -54,14 +54,9 @@ class TimedTone(ToneTrack):
 class ArrivalClock:
     """Reads a received track as a player would and notes when each decoded frame arrived."""
 
-    def __init__(self, call: Call) -> None:
+    def __init__(self, track: MediaStreamTrack) -> None:
         self.arrivals: list[float] = []
-        self._call = call
-        self.probe: AudioProbe | None = None
-
-    async def start(self) -> None:
-        """Start reading once the call's audio arrived."""
-        self.probe = AudioProbe(await self._call.wait_remote_track("audio"), keep_seconds=0.02,
+        self.probe = AudioProbe(track, keep_seconds=0.02,
                                 on_frame=lambda _samples: self.arrivals.append(time.monotonic()))
 
     def lateness(self) -> list[float]:
@@ -137,10 +132,9 @@ async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:
     established = await asyncio.gather(*(
         phones[2 * i].call(phones[2 * i + 1], audio=tones[2 * i], answer_with=tones[2 * i + 1])
         for i in range(calls)))
-    clocks = [ArrivalClock(call) for pair in established for call in pair]
-    for clock in clocks:
-        await clock.start()
-    await asyncio.gather(*(clock.probe.wait_frames(50) for clock in clocks if clock.probe))
+    clocks = [ArrivalClock(await call.wait_remote_track("audio"))
+              for pair in established for call in pair]
+    await asyncio.gather(*(clock.probe.wait_frames(50) for clock in clocks))
     for record in (*[t.lateness for t in tones], *[c.arrivals for c in clocks]):
         record.clear()
     busy, own, waited = busy_seconds(cores), time.process_time(), waited_for_core()
@@ -153,8 +147,7 @@ async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:
                     int(SECONDS * 1000 / FRAME_MS) * 2 * calls,
                     own / capacity, max(0.0, busy - own) / capacity, waited)
     for clock in clocks:
-        if clock.probe is not None:
-            await clock.probe.stop()
+        await clock.probe.stop()
     for outgoing, _incoming in established:
         await outgoing.hangup()
     for pair in established:
