@@ -56,6 +56,14 @@ async def peer_room(peer: Any, name: str, *, members_only: bool = False) -> JID:
     return room
 
 
+async def room_with_peer(session: Any, watch: Any, peer: Any, name: str) -> Any:
+    """A room we create with the peer (nick bob) made a member, invited and present."""
+    room = await session.rooms.create(name, [peer.boundjid.bare])
+    await peer_joins(peer, room.jid)
+    await watch.until(lambda: "bob" in room.occupants, what="bob in the room")
+    return room
+
+
 async def bookmarks_of(session: Any) -> dict[str, Any]:
     """The account's XEP-0402 bookmarks, by room JID."""
     result = await session.stream.plugin["xep_0060"].get_items(session.jid.bare, BOOKMARKS, timeout=10)
@@ -187,9 +195,7 @@ async def test_rename_remove_participant_and_leave(pair, session_for, raw_client
     presences = queue_of(peer, "groupchat_presence")
     config = queue_of(peer, "groupchat_config_status")
     session, watch = await session_for(alice)
-    room = await session.rooms.create("Ops", [bob.jid.bare])
-    await peer_joins(peer, room.jid)
-    await watch.until(lambda: "bob" in room.occupants, what="bob in the room")
+    room = await room_with_peer(session, watch, peer, "Ops")
 
     await session.rooms.rename(room.jid, "Operations")
     changed = await next_matching(config, lambda m: m["from"].bare == room.jid)
@@ -216,9 +222,7 @@ async def test_others_see_me_leave(pair, session_for, raw_client):
     alice, bob = pair
     peer = await raw_client(bob, plugins=ROOM_PLUGINS)
     session, watch = await session_for(alice)
-    room = await session.rooms.create("Lunch", [bob.jid.bare])
-    await peer_joins(peer, room.jid)
-    await watch.until(lambda: "bob" in room.occupants, what="bob in the room")
+    room = await room_with_peer(session, watch, peer, "Lunch")
     presences = queue_of(peer, "groupchat_presence")
     await session.rooms.leave(room.jid)
     await next_matching(presences, lambda p: p["type"] == "unavailable"
@@ -280,8 +284,7 @@ async def test_going_offline_leaves_rooms_and_coming_back_rejoins_them(pair, ses
     alice, bob = pair
     peer = await raw_client(bob, plugins=ROOM_PLUGINS)
     session, watch = await session_for(alice)
-    room = await session.rooms.create("Night Shift", [bob.jid.bare])
-    await peer_joins(peer, room.jid)
+    room = await room_with_peer(session, watch, peer, "Night Shift")
     presences = queue_of(peer, "groupchat_presence")
 
     session.set_presence(Show.AWAY, "back soon")  # the room sees my state

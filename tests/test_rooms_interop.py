@@ -10,20 +10,20 @@ from tui.session import Delivery, Direction
 from .test_interop import go_sendxmpp_env
 
 
-def go_sendxmpp(account, settings, *args: str) -> list[str]:
-    """The go-sendxmpp command line for ``account`` on the private stack."""
-    return ["go-sendxmpp", "-u", str(account.jid), "-p", account.password,
-            "-j", f"{settings.bind_ip}:{settings.c2s_port}", *args]
+async def go_sendxmpp(account, settings, home, *args: str) -> asyncio.subprocess.Process:
+    """go-sendxmpp as ``account`` on the private stack, its pipes open."""
+    return await asyncio.create_subprocess_exec(
+        "go-sendxmpp", "-u", str(account.jid), "-p", account.password,
+        "-j", f"{settings.bind_ip}:{settings.c2s_port}", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=go_sendxmpp_env(settings, home))
 
 
 async def test_go_sendxmpp_speaks_in_our_room(pair, session_for, stack_settings, tmp_path):
     alice, bob = pair
     session, watch = await session_for(alice)
     room = await session.rooms.create("Interop", [bob.jid.bare])
-    proc = await asyncio.create_subprocess_exec(
-        *go_sendxmpp(bob, stack_settings, "-c", "-a", "bobby", room.jid),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=go_sendxmpp_env(stack_settings, tmp_path))
+    proc = await go_sendxmpp(bob, stack_settings, tmp_path, "-c", "-a", "bobby", room.jid)
     _out, err = await asyncio.wait_for(proc.communicate(b"Hello from go-sendxmpp"), 30)
     assert proc.returncode == 0, err.decode()
     conversation = session.conversation(room.jid)
@@ -38,10 +38,7 @@ async def test_go_sendxmpp_hears_us_in_our_room(pair, session_for, stack_setting
     alice, bob = pair
     session, watch = await session_for(alice)
     room = await session.rooms.create("Interop", [bob.jid.bare])
-    listener = await asyncio.create_subprocess_exec(
-        *go_sendxmpp(bob, stack_settings, "-l", "-c", "-a", "bobby", room.jid),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=go_sendxmpp_env(stack_settings, tmp_path))
+    listener = await go_sendxmpp(bob, stack_settings, tmp_path, "-l", "-c", "-a", "bobby", room.jid)
     try:
         await watch.until(lambda: "bobby" in room.occupants, what="go-sendxmpp in the room", timeout=20)
         assert room.occupants["bobby"].jid == bob.jid.bare
