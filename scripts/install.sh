@@ -105,6 +105,11 @@ if [ "${SWITCHBOARD_WITH_POSTGRESQL:-0}" = "1" ] && ! ls /usr/lib/postgresql/*/b
   [ "$created_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
 fi
 
+# --- PortAudio: microphones and speakers for calls (the client runs without devices too) ------
+if ! have_pkg_version libportaudio2 ""; then
+  apt_install libportaudio2
+fi
+
 # --- python venv ------------------------------------------------------------------------------
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_install python3-venv

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from slixmpp.xmlstream import ET
 
 from tui.app import SwitchboardApp
 from tui.screens.call import IncomingCall
 from tui.session import Show
+from tui.settings import NO_SPEAKER, TEST_TONE, CallSettings, ClientSettings
 from tui.widgets.call import CallPanel, VideoView
 from tui.widgets.roster import RosterList
 from xmpp_components.plugins.jingle import CallState
@@ -23,6 +25,15 @@ from .watch import SessionWatcher
 
 def panel_text(app: SwitchboardApp) -> str:
     return str(app.main_screen.query_one(CallPanel).render())
+
+
+@pytest.fixture(autouse=True)
+def test_tone_settings(tmp_path, monkeypatch) -> None:
+    """Alice's client sends its 440 Hz test tone and plays nothing, whatever devices the machine
+    has, so what bob hears is known."""
+    path = tmp_path / "client.json"
+    ClientSettings(calls=CallSettings(microphone=TEST_TONE, speaker=NO_SPEAKER)).save_to(path)
+    monkeypatch.setenv("SWITCHBOARD_CLIENT_CONFIG", str(path))
 
 
 @contextlib.asynccontextmanager

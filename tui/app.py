@@ -129,6 +129,12 @@ class SwitchboardApp(App[None]):
         """F4: camera off / on in a video call."""
         self.run_worker(self.session.calls.toggle_camera(), group="calls")
 
+    def action_av_settings(self) -> None:
+        """Open the audio and video settings (AV4)."""
+        from tui.screens.av_settings import AVSettings
+
+        self.push_screen(AVSettings())
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Call", "Call the open or highlighted contact (F8)",
@@ -142,6 +148,9 @@ class SwitchboardApp(App[None]):
         yield SystemCommand("Hold", "Hold or resume the call (F6)", self.action_hold)
         yield SystemCommand("Camera", "Camera off or on during a video call (F4)",
                             self.action_camera)
+        yield SystemCommand("Audio and video settings",
+                            "Microphone, speaker, ring device, camera; test tone and level meter",
+                            self.action_av_settings)
         reason = screen_share_unavailable()
         if reason:
             yield SystemCommand("Share screen (unavailable)", reason, lambda: self.notify(reason))

@@ -9,6 +9,7 @@ declined, duration) into the conversation with the peer.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import os
@@ -17,12 +18,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 from slixmpp import JID
 
+from tui.settings import NO_SPEAKER, TEST_TONE, CallSettings, ClientSettings
 from xmpp_components.plugins.jingle import Call, CallState
 from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack, VideoProbe
 
+from .audio import AudioBackend, MicrophoneTrack, Speaker
 from .callinfo import CallChanged, CallInfo
 from .events import MessageAdded, SessionEvent
 from .model import ChatMessage, Direction
@@ -52,30 +56,56 @@ def _describe_end(call: Call) -> str:
 
 
 class MediaSources:
-    """Where the microphone and camera signal comes from on this machine."""
+    """Where a call's sound and picture come from and where the other side's voice goes, from
+    the saved settings (AV4) and what this machine has; each choice comes with a note saying what
+    stands in for a missing device."""
 
-    def __init__(self, camera_device: str = "/dev/video0") -> None:
-        self.camera_device = camera_device
+    def __init__(self, backend: AudioBackend | None = None,
+                 settings: Callable[[], CallSettings] | None = None) -> None:
+        self.backend = backend or AudioBackend()
+        self._settings = settings or (lambda: ClientSettings.load().calls)
 
     def microphone(self) -> tuple[MediaStreamTrack, str]:
-        """A microphone track and a note; a 440 Hz test tone where there is no sound input."""
+        """A microphone track and a note; a 440 Hz test tone where there is no usable input."""
+        if not self.backend.available:
+            return ToneTrack(440.0), f"no microphone ({self.backend.reason}): sending a test tone"
+        wanted = self._settings().microphone
+        if wanted == TEST_TONE:
+            return ToneTrack(440.0), "sending a test tone (chosen in the audio settings)"
+        device = self.backend.find(wanted, output=False) or next(iter(self.backend.inputs()), None)
+        if device is None:
+            return ToneTrack(440.0), "no microphone on this machine: sending a test tone"
         try:
-            import sounddevice
+            track = MicrophoneTrack(self.backend, device)
+        except Exception as error:  # PortAudio refuses devices with many different errors
+            return ToneTrack(440.0), f"microphone {device.name} unusable ({error}): sending a test tone"
+        moved = f"microphone {wanted} is gone: using {device.name}" if wanted and \
+            wanted != device.name else ""
+        return track, moved
 
-            if any(d["max_input_channels"] > 0 for d in sounddevice.query_devices()):
-                return ToneTrack(440.0), "microphone capture is not wired yet: sending a test tone"
-        except Exception:  # PortAudio missing or no devices: both mean "no microphone"
-            pass
-        return ToneTrack(440.0), "no microphone on this machine: sending a test tone"
+    def speaker(self, track: MediaStreamTrack) -> tuple[Speaker | None, str]:
+        """Play ``track`` on the chosen output; None and a note where there is none."""
+        if not self.backend.available:
+            return None, "no speaker: the other side's sound is measured, not played"
+        wanted = self._settings().speaker
+        if wanted == NO_SPEAKER:
+            return None, ""
+        device = self.backend.find(wanted, output=True) or next(iter(self.backend.outputs()), None)
+        if device is None:
+            return None, "no speaker on this machine: the other side's sound is measured, not played"
+        try:
+            return Speaker(self.backend, device, track), ""
+        except Exception as error:
+            return None, f"speaker {device.name} unusable ({error})"
 
     def camera(self) -> tuple[MediaStreamTrack, str]:
         """A camera track and a note; a moving test pattern where there is no camera."""
-        if os.path.exists(self.camera_device):
+        device = self._settings().camera or "/dev/video0"
+        if os.path.exists(device):
             try:
                 from aiortc.contrib.media import MediaPlayer
 
-                player = MediaPlayer(self.camera_device, format="v4l2",
-                                     options={"video_size": "320x240"})
+                player = MediaPlayer(device, format="v4l2", options={"video_size": "320x240"})
                 if player.video is not None:
                     return player.video, ""
             except Exception as error:
@@ -96,6 +126,8 @@ class CallService:
         self._audio: dict[str, AudioProbe] = {}
         self._video: dict[str, VideoProbe] = {}
         self._quality: dict[str, Any] = {}
+        self._speakers: dict[str, Speaker] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def attach(self, stream: Any) -> None:
         """Listen to the plugin of a freshly built stream."""
@@ -222,7 +254,13 @@ class CallService:
     def _on_change(self, call: Call) -> None:
         for kind, track in call.remote_tracks.items():
             if kind == "audio" and call.sid not in self._audio:
-                self._audio[call.sid] = AudioProbe(track, keep_seconds=0.5)
+                relay = MediaRelay()  # one reader for the level meter, one for the speaker
+                self._audio[call.sid] = AudioProbe(relay.subscribe(track), keep_seconds=0.5)
+                speaker, note = self.sources.speaker(relay.subscribe(track))
+                if speaker is not None:
+                    self._speakers[call.sid] = speaker
+                if note:
+                    self._notes[call.sid] = "; ".join(n for n in (self._notes.get(call.sid), note) if n)
             elif kind == "video" and call.sid not in self._video:
                 self._video[call.sid] = VideoProbe(track)
         if call.state is not CallState.ENDED:
@@ -234,6 +272,11 @@ class CallService:
         for probe in (self._audio.pop(call.sid, None), self._video.pop(call.sid, None)):
             if probe is not None:
                 probe._task.cancel()
+        speaker = self._speakers.pop(call.sid, None)
+        if speaker is not None:
+            closing = asyncio.get_running_loop().create_task(speaker.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         self._quality.pop(call.sid, None)
         info = self.info(call)
         self._notes.pop(call.sid, None)

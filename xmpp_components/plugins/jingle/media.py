@@ -125,7 +125,7 @@ class TestPatternTrack(MediaStreamTrack):
         return frame
 
 
-class _TrackReader:
+class TrackReader:
     """Reads a received track in a task and counts frames; subclasses keep what they need."""
 
     def __init__(self, track: MediaStreamTrack) -> None:
@@ -165,7 +165,7 @@ class _TrackReader:
             await self._task
 
 
-class AudioProbe(_TrackReader):
+class AudioProbe(TrackReader):
     """Keeps the last seconds of a received audio track, mixed to mono at 48 kHz."""
 
     def __init__(self, track: MediaStreamTrack, keep_seconds: float = 3.0,
@@ -211,7 +211,7 @@ class AudioProbe(_TrackReader):
         return float(np.sqrt(np.mean(data ** 2)) / 32768) if data.size else 0.0
 
 
-class VideoProbe(_TrackReader):
+class VideoProbe(TrackReader):
     """Keeps the newest frame of a received video track."""
 
     def __init__(self, track: MediaStreamTrack) -> None:

@@ -1,0 +1,76 @@
+"""The client's settings file: ``client.json`` under the XDG config directory.
+
+``SWITCHBOARD_CLIENT_CONFIG`` names another file (tests, several accounts side by side). A missing
+or unreadable file gives the defaults, and the reason is kept in :attr:`ClientSettings.problem` so
+the client can say it; saving writes a temporary file and renames it, so a crash never leaves half
+a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field, ValidationError
+
+TEST_TONE = "test tone"
+NO_SPEAKER = "none"
+
+
+class CallSettings(BaseModel):
+    """Audio and video devices for calls (AV4)."""
+
+    microphone: str | None = None
+    """Input device by name; None: the first one PortAudio lists, or a test tone without any;
+    ``"test tone"``: always the 440 Hz test tone."""
+    speaker: str | None = None
+    """Output device for the other side's voice; None: the first output, or none (measured only);
+    ``"none"``: never play it."""
+    ring_device: str | None = None
+    """Output device for the ring tone; None: the terminal bell."""
+    camera: str | None = None
+    """Camera device path such as /dev/video0; None: the first one, or a test pattern."""
+
+
+class ClientSettings(BaseModel):
+    """Everything the terminal client remembers between runs."""
+
+    calls: CallSettings = Field(default_factory=CallSettings)
+    """Devices for calls."""
+    problem: str = Field(default="", exclude=True)
+    """Why the file could not be read (empty when it was fine or absent)."""
+
+    @staticmethod
+    def path() -> Path:
+        """Where the settings live."""
+        override = os.environ.get("SWITCHBOARD_CLIENT_CONFIG")
+        if override:
+            return Path(override)
+        return Path(platformdirs.user_config_dir("switchboard")) / "client.json"
+
+    @classmethod
+    def load(cls) -> ClientSettings:
+        """The saved settings, or the defaults (with :attr:`problem` set if the file is bad)."""
+        path = cls.path()
+        try:
+            return cls.model_validate(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError, ValidationError) as error:
+            first = str(error).splitlines()[0]
+            return cls(problem=f"{path} could not be used ({first}); defaults apply until you "
+                               f"save the settings again")
+
+    def save(self) -> Path:
+        """Write the settings; returns the file."""
+        return self.save_to(self.path())
+
+    def save_to(self, path: Path) -> Path:
+        """Write the settings to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(self.model_dump_json(indent=2) + "\n")
+        temporary.replace(path)
+        return path
