@@ -17,6 +17,7 @@ from . import (
     history_render,
     journal_live,
     journal_speed,
+    tui_start,
 )
 from .common import private_stack
 
@@ -34,6 +35,7 @@ WITH_SERVER: dict[str, Benchmark] = {
 ALONE: dict[str, Benchmark] = {
     "history_render": history_render.run,
     "journal_speed": journal_speed.run,
+    "tui_start": tui_start.run,
 }
 
 
