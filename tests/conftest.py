@@ -22,6 +22,13 @@ from .watch import SessionWatcher
 pytest_plugins = ("tests.phones",)  # the ``phone`` fixture: clients with calls
 
 
+@pytest.fixture(autouse=True)
+def client_data(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's client keeps its search index and exports in the test's own directory."""
+    monkeypatch.setenv("SWITCHBOARD_CLIENT_DATA", f"{tmp_path}/client-data")
+    monkeypatch.setenv("SWITCHBOARD_CLIENT_EXPORTS", f"{tmp_path}/exports")
+
+
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> StackSettings:
     """Settings of the session's private stack."""

@@ -74,3 +74,17 @@ class ClientSettings(BaseModel):
         temporary.write_text(self.model_dump_json(indent=2) + "\n")
         temporary.replace(path)
         return path
+
+
+def data_dir() -> Path:
+    """Where the client keeps data it can rebuild (the message search index): the XDG data
+    directory, or the directory ``SWITCHBOARD_CLIENT_DATA`` names (tests, several accounts)."""
+    override = os.environ.get("SWITCHBOARD_CLIENT_DATA")
+    return Path(override) if override else Path(platformdirs.user_data_dir("switchboard"))
+
+
+def exports_dir() -> Path:
+    """Where exported conversations go: the XDG download directory, or the directory
+    ``SWITCHBOARD_CLIENT_EXPORTS`` names."""
+    override = os.environ.get("SWITCHBOARD_CLIENT_EXPORTS")
+    return Path(override) if override else Path(platformdirs.user_downloads_dir())

@@ -37,6 +37,7 @@ from .model import (
     Show,
 )
 from .rooms import RoomService
+from .search import SearchService
 
 if TYPE_CHECKING:
     from .calls import CallService
@@ -112,6 +113,8 @@ class ChatSession:
         self.rooms = RoomService(self, self._emit)
         """Chat rooms and their bookmarks (CH3)."""
         self._calls: CallService | None = None
+        self.search = SearchService(self, self._emit)
+        """The local message search index, filled from the server archive (CH8)."""
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -207,6 +210,7 @@ class ChatSession:
         if self._reconnector is not None:
             await self._reconnector.stop()
         self._set_state("offline")
+        await self.search.close()
 
     def _set_state(self, state: str, detail: str = "") -> None:
         self.state = state

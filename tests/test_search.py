@@ -1,0 +1,93 @@
+"""Message search (CH8): the local index, filled from the server archive and from what the session
+sees, against the real ejabberd; the other party is a bare slixmpp client."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+
+from slixmpp import JID
+
+from tui.session.message_index import IndexedMessage, MessageIndex, fts_query
+from tui.session.model import Direction
+from tui.session.search import index_path
+
+T0 = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.UTC)
+
+
+def test_query_words_prefixes_and_phrases():
+    assert fts_query("Müller berl") == '"Müller"* "berl"*'
+    assert fts_query('"quarterly numbers" Q3') == '"quarterly numbers" "Q3"*'
+    assert fts_query("  -*( ") == ""
+
+
+def test_index_finds_words_without_accents_newest_first_and_keeps_corrections(tmp_path: Path):
+    index = MessageIndex(tmp_path / "index.sqlite3")
+    older = IndexedMessage("bob@x", "1", "bob@x", Direction.INCOMING, T0, "Die Zahlen von Herrn Müller")
+    newer = IndexedMessage("carol@x", "2", "me@x", Direction.OUTGOING, T0 + dt.timedelta(hours=1),
+                           "Müller calls back tomorrow")
+    assert index.add([older, newer]) == 2
+    assert index.add([older]) == 0
+    hits = index.search("muller")
+    assert [h.message.message_id for h in hits] == ["2", "1"]
+    assert ("Müller", True) in hits[1].snippet_parts()
+    assert [h.message.message_id for h in index.search("muller", conversation="bob@x")] == ["1"]
+    # a correction read before its original (reading the archive backwards) stays
+    index.correct(IndexedMessage("bob@x", "3", "bob@x", Direction.INCOMING, T0, "meeting at 11"))
+    index.add([IndexedMessage("bob@x", "3", "bob@x", Direction.INCOMING, T0, "meeting at 10")])
+    assert [h.message.body for h in index.search("meeting")] == ["meeting at 11"]
+
+
+def test_a_hit_in_100k_messages_takes_less_than_100_ms(tmp_path: Path):
+    index = MessageIndex(tmp_path / "index.sqlite3")
+    words = ["quarterly", "numbers", "meeting", "lunch", "report", "invoice", "customer", "Berlin"]
+    index.add(IndexedMessage(f"c{i % 40}@x", str(i), "bob@x", Direction.INCOMING,
+                             T0 + dt.timedelta(seconds=i),
+                             " ".join(words[(i * 7 + k) % len(words)] for k in range(10)))
+              for i in range(100_000))
+    index.add([IndexedMessage("c1@x", "needle", "bob@x", Direction.INCOMING, T0, "the zebra report")])
+    for query, expected in (("zebra", 1), ("report", 100)):
+        started = time.perf_counter()
+        hits = index.search(query)
+        elapsed = time.perf_counter() - started
+        assert len(hits) == expected
+        assert elapsed < 0.1, f"{query!r} took {elapsed * 1000:.0f} ms"
+
+
+async def test_search_finds_a_message_that_arrived_while_offline_from_the_archive(
+        pair, make_account, session_for, raw_client):
+    alice, bob = pair
+    # alice's phone is online, so the server delivers there and archives it: no offline storage
+    phone = await raw_client(alice, resource="phone")
+    peer = await raw_client(bob)
+    peer.send_message(mto=JID(alice.jid.bare), mbody="The quarterly numbers are in the shared folder",
+                      mtype="chat")
+    await asyncio.wait_for(phone.inbox.get(), 10)
+
+    session, watch = await session_for(alice)
+    await session.search.wait_read()
+    assert not session.conversation(bob.jid.bare).messages  # not delivered live: only archived
+    hits = await session.search.search("quarter numb")
+    assert len(hits) == 1
+    hit = hits[0].message
+    assert (hit.conversation, hit.sender, hit.direction) == (bob.jid.bare, bob.jid.bare,
+                                                             Direction.INCOMING)
+    assert hit.archive_id and "quarterly" in hits[0].snippet
+    assert index_path(alice.jid.bare).exists()
+
+    # live messages both ways are indexed as the session sees them, each once
+    session.send_chat(bob.jid.bare, "Thanks, I will read the numbers after lunch")
+    await asyncio.wait_for(peer.inbox.get(), 10)
+    peer.send_message(mto=JID(alice.jid.bare), mbody="Lunch at the canteen?", mtype="chat")
+    await watch.until(lambda: len(session.conversation(bob.jid.bare).messages) == 2, what="answer")
+    assert [h.message.direction for h in await session.search.search("lunch")] == [
+        Direction.INCOMING, Direction.OUTGOING]
+    await session.stop()
+
+    # the next session reads only what is new since, and finds no duplicates
+    again, _ = await session_for(alice)
+    await again.search.wait_read()
+    assert await again.search.count() == 3
+    assert len(await again.search.search("lunch")) == 2
