@@ -36,6 +36,7 @@ from .model import (
     ResourcePresence,
     Show,
 )
+from .pins import PinService
 from .rooms import RoomService
 from .search import SearchService
 
@@ -115,6 +116,8 @@ class ChatSession:
         self._calls: CallService | None = None
         self.search = SearchService(self, self._emit)
         """The local message search index, filled from the server archive (CH8)."""
+        self.pins = PinService(self, self._emit)
+        """Pinned and muted conversations, the same on every device (CH10)."""
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -168,6 +171,7 @@ class ChatSession:
         stream = self._stream = _Stream(self.account)
         self._journal = None
         self.rooms.attach(stream)
+        self.pins.attach(stream)
         self.calls.attach(stream)
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
