@@ -17,6 +17,7 @@ from . import (
     history_render,
     journal_live,
     journal_speed,
+    tui_burst,
     tui_start,
 )
 from .common import private_stack
@@ -30,6 +31,7 @@ WITH_SERVER: dict[str, Benchmark] = {
     "call_latency": call_latency.run,
     "call_cpu": call_cpu.run,
     "call_concurrency": call_concurrency.run,
+    "tui_burst": tui_burst.run,
 }
 """Benchmarks that need the private ejabberd; they get it as their argument."""
 ALONE: dict[str, Benchmark] = {

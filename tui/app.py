@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import gc
 import os
 import time
 from collections.abc import Iterable
@@ -12,7 +14,7 @@ from textual.binding import Binding
 from textual.events import Event, Key, MouseDown, MouseScrollDown, MouseScrollUp
 from textual.screen import Screen
 
-from tui.messages import SessionUpdate
+from tui.messages import SessionUpdates
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
 from tui.session.callinfo import CallChanged, CallInfo
@@ -47,13 +49,21 @@ class SwitchboardApp(App[None]):
         self.session.subscribe(self._forward)
         self.ready_ms: float | None = None
         self._announced: set[str] = set()
+        self._pending: list[events.SessionEvent] = []
 
     def _forward(self, event: events.SessionEvent) -> None:
-        self.main_screen.post_message(SessionUpdate(event))
-        if len(self.screen_stack) > 1 and self.screen is not self.main_screen:  # e.g. the journal
-            self.screen.post_message(SessionUpdate(event))
+        """Collect the session's events and hand them to the screens once per loop turn."""
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._deliver)
+        self._pending.append(event)
         if isinstance(event, CallChanged):
             self._on_call(event.call)
+
+    def _deliver(self) -> None:
+        batch, self._pending = self._pending, []
+        self.main_screen.post_message(SessionUpdates(batch))
+        if len(self.screen_stack) > 1 and self.screen is not self.main_screen:  # e.g. the journal
+            self.screen.post_message(SessionUpdates(batch))
 
     # --- calls ----------------------------------------------------------------------------------
 
@@ -181,6 +191,10 @@ class SwitchboardApp(App[None]):
             await self.session.start()
         except ConnectionError as exc:
             self.notify(f"{exc}", title="Cannot log in", severity="error", timeout=60)
+            return
+        # Everything built so far lives as long as the client. Left to the collector, each full
+        # collection walks it again: 50-110 ms pauses while a burst of messages arrives.
+        gc.freeze()
 
     async def on_unmount(self) -> None:
         await self.session.stop()

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.messages import SessionUpdate
+from tui.messages import SessionUpdate, SessionView
 from tui.session import ChatSession
 from tui.session.callinfo import CallChanged, CallInfo
 
@@ -25,7 +25,7 @@ from .card import initials
 RING_EVERY = 2.0
 
 
-class IncomingCall(ModalScreen[str | None]):
+class IncomingCall(SessionView, ModalScreen[str | None]):
     """Ask the user about a call that rings here; dismissed with "answer", "decline" or None."""
 
     DEFAULT_CSS = """

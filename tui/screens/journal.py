@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, SelectionList, Static
 
-from tui.messages import SessionUpdate
+from tui.messages import SessionUpdate, SessionView
 from tui.session import ChatSession, events
 from tui.session.journal import JournalError, JournalRow
 from tui.widgets.roster import presence_dot
@@ -110,7 +110,7 @@ class NoteDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class JournalScreen(Screen[None]):
+class JournalScreen(SessionView, Screen[None]):
     """My journal."""
 
     DEFAULT_CSS = """

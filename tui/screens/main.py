@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
-from tui.messages import SessionUpdate
+from tui.messages import SessionUpdate, SessionUpdates, SessionView
 from tui.session import ChatSession, Contact, Show, events
 from tui.session.callinfo import CallChanged
 from tui.session.rooms import RoomError
@@ -22,7 +22,7 @@ from tui.widgets.roster import RosterList, presence_dot
 from .rooms import NO_CONVERSATION, ROOM_BINDINGS, RoomActions, RoomCommands, room_title
 
 
-class MainScreen(RoomActions, Screen[None]):
+class MainScreen(SessionView, RoomActions, Screen[None]):
     """Rooms and roster side by side with the open conversation."""
 
     COMMANDS = {RoomCommands}
@@ -44,6 +44,7 @@ class MainScreen(RoomActions, Screen[None]):
         self.open_jid: str | None = None
         self.watched: dict[str, bool] = {}
         """Contacts to tell me about (PR5): bare JID -> whether they were online last time."""
+        self._batch_due: set[str] | None = None
 
     def compose(self) -> ComposeResult:
         yield PresenceBar(self.session.jid.bare, id="presence")
@@ -218,6 +219,27 @@ class MainScreen(RoomActions, Screen[None]):
 
     # --- session events ---------------------------------------------------------------------------
 
+    def on_session_updates(self, batch: SessionUpdates) -> None:
+        """A batch of events: the read marker and the unread counts once per batch, not per
+        message, so a burst of a thousand messages costs one marker and one list update."""
+        self._batch_due = set()
+        try:
+            super().on_session_updates(batch)
+        finally:
+            due, self._batch_due = self._batch_due, None
+        if "read" in due:
+            self._mark_read()
+        if "unread" in due:
+            self.query_one(RosterList).set_unread(
+                {jid: c.unread for jid, c in self.session.conversations.items()})
+
+    def _due(self, what: str) -> bool:
+        """Inside a batch, remember ``what`` for its end (True); outside one, do it now (False)."""
+        if self._batch_due is None:
+            return False
+        self._batch_due.add(what)
+        return True
+
     def on_session_update(self, update: SessionUpdate) -> None:
         event = update.event
         roster = self.query_one(RosterList)
@@ -240,12 +262,14 @@ class MainScreen(RoomActions, Screen[None]):
         elif isinstance(event, events.MessageAdded):
             if event.jid == self.open_jid:
                 self.query_one(MessageLog).message_added(event.index)
-                self._mark_read()
+                if not self._due("read"):
+                    self._mark_read()
         elif isinstance(event, events.MessageChanged):
             if event.jid == self.open_jid:
                 self.query_one(MessageLog).message_changed(event.message)
         elif isinstance(event, events.UnreadChanged):
-            roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})
+            if not self._due("unread"):
+                roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})
         elif isinstance(event, CallChanged):
             self._show_call(event)
         else:

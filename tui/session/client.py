@@ -87,6 +87,7 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
         self.plugin["xep_0184"].auto_ack = True
         self.plugin["xep_0199"].enable_keepalive(interval=60, timeout=20)
         slixfix.apply(self)
+        slixfix.yield_between_stanzas(self)  # keys stay answered while a burst arrives
         if "sb_jingle" in PLUGIN_REGISTRY:  # loaded by ChatSession.start, off the event loop
             addresses = list(account.media_addresses) if account.media_addresses else None
             self.register_plugin("sb_jingle", pconfig={"host_addresses": addresses})

@@ -5,6 +5,9 @@ Apply them with :func:`apply` on a freshly built client or component.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import time
 from typing import Any
 
 from slixmpp import Iq
@@ -48,6 +51,35 @@ def _sign_component_stanzas(stream: Any) -> Any:
         return stanza
 
     return sign
+
+
+def yield_between_stanzas(stream: Any, budget: float = 0.004) -> None:
+    """slixmpp 1.17 handles every stanza of a received chunk inside ``data_received``, one after
+    the other: a burst of a thousand messages arrives in chunks of a hundred and holds the event
+    loop ~100 ms at a time, so a terminal client stops answering keys. Parse as before, but hand
+    the stanzas to their handlers from one task, in order, giving the loop back every ``budget``
+    seconds. For clients with a user interface; components keep slixmpp's behaviour."""
+    handle = stream._spawn_event
+    pending: collections.deque[Any] = collections.deque()
+    running: list[asyncio.Task[None]] = []
+
+    async def drain() -> None:
+        try:
+            turn = time.perf_counter()
+            while pending:
+                handle(pending.popleft())
+                if time.perf_counter() - turn > budget:
+                    await asyncio.sleep(0)
+                    turn = time.perf_counter()
+        finally:
+            running.clear()
+
+    def spawn_in_order(xml: Any) -> None:
+        pending.append(xml)
+        if not running:
+            running.append(asyncio.get_running_loop().create_task(drain()))
+
+    stream._spawn_event = spawn_in_order
 
 
 def apply(stream: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import time
 from itertools import accumulate
 
 from rich._wrap import divide_line
@@ -23,6 +24,7 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from tui.session.model import ChatMessage, Conversation, Delivery, Direction
 
@@ -30,6 +32,7 @@ WINDOW = 1000
 """Newest messages laid out when a conversation opens."""
 
 PAGE = 500
+GROW_EVERY = 0.1  # seconds between growths of the view while messages pour in
 """Older messages added to the window each time the view reaches its top."""
 
 BODY_INDENT = 2
@@ -98,6 +101,9 @@ class MessageLog(ScrollView, can_focus=True):
         self._starts: list[int] = [0]  # first line of each window message, plus the total
         self._width = 0
         self._cache: LRUCache[tuple[int, int], list[Strip]] = LRUCache(512)
+        self._growth: Timer | None = None
+        self._grown_at = 0.0
+        self._follow = True
 
     # --- what is shown -------------------------------------------------------------------------
 
@@ -113,12 +119,29 @@ class MessageLog(ScrollView, can_focus=True):
 
     def message_added(self, index: int) -> None:
         """A message was appended; follow it when the view was at the bottom."""
-        at_bottom = self.is_vertical_scroll_end or self.max_scroll_y == 0
         assert self.conversation is not None
-        self._heights.append(self._measure(self.conversation.messages[index]))
-        self._starts.append(self._starts[-1] + self._heights[-1])
+        known = self._first + len(self._heights)
+        if index < known:
+            return  # a re-layout since the message arrived has measured it already
+        if self._growth is None:  # the first of a run: follow it if the view was at the bottom
+            self._follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        for message in self.conversation.messages[known:index + 1]:
+            self._heights.append(self._measure(message))
+            self._starts.append(self._starts[-1] + self._heights[-1])
+        # A new virtual size re-lays out the whole screen (~20 ms here): during a burst do it at
+        # most every GROW_EVERY seconds, so keys typed meanwhile still show at once.
+        wait = self._grown_at + GROW_EVERY - time.monotonic()
+        if wait <= 0:
+            self._grow()
+        elif self._growth is None:
+            self._growth = self.set_timer(wait, self._grow)
+
+    def _grow(self) -> None:
+        """Show the messages added since the last growth."""
+        self._growth = None
+        self._grown_at = time.monotonic()
         self._resize_virtual()
-        if at_bottom:
+        if self._follow:
             self.scroll_end(animate=False)
 
     def message_changed(self, message: ChatMessage) -> None:
