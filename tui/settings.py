@@ -34,11 +34,25 @@ class CallSettings(BaseModel):
     """Camera device path such as /dev/video0; None: the first one, or a test pattern."""
 
 
+class FileSettings(BaseModel):
+    """Files shared in conversations (CH7)."""
+
+    download_dir: Path | None = None
+    """Where downloaded files are saved; None: the XDG download directory (usually ~/Downloads)."""
+    preview_images: bool = True
+    """Fetch received images up to :attr:`preview_max_bytes` to show a small preview; off: images
+    are only fetched when you download them."""
+    preview_max_bytes: int = 4_000_000
+    """Largest received image fetched for a preview without asking."""
+
+
 class ClientSettings(BaseModel):
     """Everything the terminal client remembers between runs."""
 
     calls: CallSettings = Field(default_factory=CallSettings)
     """Devices for calls."""
+    files: FileSettings = Field(default_factory=FileSettings)
+    """Downloads and image previews."""
     problem: str = Field(default="", exclude=True)
     """Why the file could not be read (empty when it was fine or absent)."""
 

@@ -15,17 +15,19 @@ from tui.session.callinfo import CallChanged
 from tui.session.rooms import RoomError
 from tui.widgets.call import CallPanel, VideoView
 from tui.widgets.chat import Composer, MessageLog
+from tui.widgets.chat.transfer_bar import TransferBar
 from tui.widgets.presence_bar import PresenceBar
 from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList, presence_dot
 
+from .files import FILE_BINDINGS, FileActions, FileCommands
 from .rooms import NO_CONVERSATION, ROOM_BINDINGS, RoomActions, RoomCommands, room_title
 
 
-class MainScreen(SessionView, RoomActions, Screen[None]):
+class MainScreen(SessionView, FileActions, RoomActions, Screen[None]):
     """Rooms and roster side by side with the open conversation."""
 
-    COMMANDS = {RoomCommands}
+    COMMANDS = {RoomCommands, FileCommands}
 
     BINDINGS = [
         Binding("escape", "focus_roster", "Contacts"),
@@ -36,6 +38,7 @@ class MainScreen(SessionView, RoomActions, Screen[None]):
         Binding("h", "hide_offline", "Hide offline", show=False),
         Binding("f3", "journal", "Journal"),
         *ROOM_BINDINGS,
+        *FILE_BINDINGS,
     ]
 
     def __init__(self, session: ChatSession) -> None:
@@ -56,6 +59,7 @@ class MainScreen(SessionView, RoomActions, Screen[None]):
                 yield VideoView(id="video")
                 yield Static(NO_CONVERSATION, id="conversation-title")
                 yield MessageLog(id="messages")
+                yield TransferBar(self.session, id="transfers")
                 yield Composer(id="composer", placeholder="Message (Enter sends, Alt+Enter new line)")
         yield Footer()
 

@@ -26,6 +26,7 @@ from xmpp_components import slixfix
 from xmpp_components.base.reconnect import Reconnector
 
 from . import events
+from .files import FileService
 from .journal import JournalError, JournalService
 from .model import (
     ChatMessage,
@@ -115,6 +116,8 @@ class ChatSession:
         self.rooms = RoomService(self, self._emit)
         """Chat rooms and their bookmarks (CH3)."""
         self._calls: CallService | None = None
+        self.files = FileService(self, self._emit)
+        """Files sent and received (CH7): upload, download, previews."""
         self.search = SearchService(self, self._emit)
         """The local message search index, filled from the server archive (CH8)."""
         self.pins = PinService(self, self._emit)
@@ -174,6 +177,7 @@ class ChatSession:
         self.rooms.attach(stream)
         self.pins.attach(stream)
         self.calls.attach(stream)
+        self.files.attach(stream)
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def fail(reason: str) -> None:
@@ -216,6 +220,7 @@ class ChatSession:
             await self._reconnector.stop()
         self._set_state("offline")
         await self.search.close()
+        await self.files.close()
 
     def _set_state(self, state: str, detail: str = "") -> None:
         self.state = state

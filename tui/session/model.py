@@ -9,6 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .attachment import Attachment
 
 
 class Show(enum.StrEnum):
@@ -122,6 +126,8 @@ class ChatMessage:
     """In a room: the id the room gave the message (XEP-0359 stanza-id), used by MAM and markers."""
     read_by: list[str] = field(default_factory=list)
     """In a room: nicknames whose clients displayed my message (XEP-0333)."""
+    attachment: Attachment | None = None
+    """The file the message shares (XEP-0363 + XEP-0066), if it shares one (CH7)."""
 
     @property
     def in_room(self) -> bool:

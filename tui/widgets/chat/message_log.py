@@ -28,6 +28,8 @@ from textual.timer import Timer
 
 from tui.session.model import ChatMessage, Conversation, Delivery, Direction
 
+from .file_entry import body_plain, body_text
+
 WINDOW = 1000
 """Newest messages laid out when a conversation opens."""
 
@@ -232,7 +234,7 @@ class MessageLog(ScrollView, can_focus=True):
         header = 1 if self._header_fits(message, who_width) else 2
         body_width = max(1, self._width - BODY_INDENT)
         body = sum(len(divide_line(line, body_width, fold=True)) + 1
-                   for line in message.body.split("\n"))
+                   for line in body_plain(message).split("\n"))
         return header + body + 1  # a blank line after each message
 
     def _strips(self, index: int) -> list[Strip]:
@@ -253,7 +255,7 @@ class MessageLog(ScrollView, can_focus=True):
             ticks = delivery_label(message, compact=True)
             ticks.justify, ticks.no_wrap, ticks.overflow = "right", True, "ellipsis"
             header = [who, ticks]
-        body = Padding(Text(message.body), (0, 0, 0, BODY_INDENT))
+        body = Padding(body_text(message), (0, 0, 0, BODY_INDENT))
         console = self.app.console
         options = console.options.update_width(self._width)
         lines = console.render_lines(Group(*header, body, Text("")), options, pad=False)

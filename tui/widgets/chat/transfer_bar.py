@@ -1,0 +1,67 @@
+"""One line above the composer while files go up or down: name, a bar, percent and bytes (CH7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tui.session import ChatSession
+from tui.session.attachment import human_size
+from tui.session.events import SessionEvent
+from tui.session.files import Transfer, TransferChanged
+
+BAR = 20
+
+
+def transfer_line(transfer: Transfer, names: dict[str, str]) -> Text:
+    """``⬆ report.pdf to Bob ██████░░░░ 45 %  1.4 MB of 3.2 MB``."""
+    arrow, verb = ("⬆", "to") if transfer.upload else ("⬇", "from")
+    line = Text.assemble((f"{arrow} ", "bold"), (transfer.name, "bold"),
+                         (f" {verb} {names.get(transfer.jid, transfer.jid.split('@')[0])} ", "dim"))
+    progress = transfer.progress
+    if progress is None:
+        line.append(human_size(transfer.done))
+        return line
+    filled = round(BAR * progress)
+    line.append("█" * filled, style="green")
+    line.append("░" * (BAR - filled), style="dim")
+    line.append(f" {progress:4.0%}  {human_size(transfer.done)} of {human_size(transfer.total)}")
+    return line
+
+
+class TransferBar(Widget):
+    """Running uploads and downloads of the session, one line each; hidden when there are none."""
+
+    DEFAULT_CSS = """
+    TransferBar { height: auto; max-height: 3; padding: 0 1; background: $boost; display: none; }
+    TransferBar.-busy { display: block; }
+    """
+
+    def __init__(self, session: ChatSession, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.session.subscribe(self._on_event)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def _on_event(self, event: SessionEvent) -> None:
+        if isinstance(event, TransferChanged):
+            self.set_class(bool(self.running), "-busy")
+            self.refresh(layout=True)
+
+    @property
+    def running(self) -> list[Transfer]:
+        """Transfers still under way, oldest first."""
+        return [t for t in self.session.files.transfers.values() if t.state == "running"]
+
+    def render(self) -> Text:
+        names = {c.jid: c.display_name for c in self.session.contacts.values()}
+        names.update({r.jid: r.display_name for r in self.session.rooms.by_jid.values()})
+        return Text("\n").join(transfer_line(t, names) for t in self.running[-3:])
