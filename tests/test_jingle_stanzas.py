@@ -3,6 +3,7 @@ Conversations, Dino and a browser (StanzaJS) send, checked against aiortc itself
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -320,3 +321,16 @@ def test_a_terminate_with_a_bare_success_reason_is_read() -> None:
         "<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='x'>"
         "<reason><success/></reason></jingle>"))
     assert reason is not None and (reason.condition, reason.text) == ("success", None)
+
+
+async def test_a_source_left_unread_during_hold_does_not_send_what_it_missed_at_once() -> None:
+    from xmpp_components.plugins.jingle.media import ToneTrack
+
+    track = ToneTrack()
+    await track.recv()
+    assert track._start is not None
+    track._start -= 2.0  # as if the sender had paused for two seconds (hold)
+    began = time.monotonic()
+    for _ in range(5):
+        await track.recv()
+    assert time.monotonic() - began >= 0.07  # paced at 20 ms, not 100 frames of catching up

@@ -23,6 +23,21 @@ FRAME_SAMPLES = 960  # 20 ms
 VIDEO_CLOCK = 90000
 
 
+async def pace(start: float | None, due: float) -> float:
+    """Wait until ``due`` seconds after ``start`` (now, for the first frame); returns the start.
+
+    A source nobody read for a while — its sender paused for hold or mute — starts afresh
+    instead of handing over everything it missed at once, which would flood the peer."""
+    now = time.monotonic()
+    if start is None:
+        return now
+    late = now - (start + due)
+    if late > 0.1:
+        return now - due
+    await asyncio.sleep(max(0.0, -late))
+    return start
+
+
 class _PacedAudio(MediaStreamTrack):
     """A 48 kHz mono audio track paced in real time, 20 ms per frame."""
 
@@ -41,10 +56,7 @@ class _PacedAudio(MediaStreamTrack):
         """The next frame, due 20 ms after the previous one."""
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            await asyncio.sleep(max(0.0, self._start + self._sent / SAMPLE_RATE - time.monotonic()))
+        self._start = await pace(self._start, self._sent / SAMPLE_RATE)
         data = self.samples(self._sent, FRAME_SAMPLES)
         frame = AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
@@ -114,10 +126,7 @@ class TestPatternTrack(MediaStreamTrack):
         """The next frame, shifted one column per frame so the encoder sees motion."""
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            await asyncio.sleep(max(0.0, self._start + self._count / self.fps - time.monotonic()))
+        self._start = await pace(self._start, self._count / self.fps)
         frame = VideoFrame.from_ndarray(np.roll(self._pattern, self._count, axis=1), format="rgb24")
         frame.pts = int(self._count * VIDEO_CLOCK / self.fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
