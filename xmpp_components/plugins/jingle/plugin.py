@@ -260,8 +260,8 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
             call.on_jmi(action, reason, sender, own_device=own_device)
 
     def _on_carbon(self, wrapper: Message) -> None:
-        inner = wrapper["carbon_sent"] if wrapper["carbon_sent"]["from"] else \
-            wrapper["carbon_received"]
+        sent = wrapper.xml.find("{urn:xmpp:carbons:2}sent") is not None
+        inner = wrapper["carbon_sent"] if sent else wrapper["carbon_received"]
         found = jmi_of(inner.xml)
         if found is None:
             return
