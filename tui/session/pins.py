@@ -76,6 +76,7 @@ class PinService:
         self.marks: dict[str, Marks] = {}
         """Conversation (bare JID) -> its marks; unmarked conversations are left out."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._publishing: dict[str, int] = {}  # conversation -> my publishes not answered yet
         session.subscribe(self._on_event)
 
     # --- reading ------------------------------------------------------------------------------------
@@ -103,7 +104,11 @@ class PinService:
         notify = self.marks.get(jid, Marks()).notify
         return notify != NEVER and (notify != ON_MENTION or mentions_me)
 
-    def _set(self, jid: str, marks: Marks) -> bool:
+    def _set(self, jid: str, marks: Marks, notified: bool = False) -> bool:
+        """Take ``marks`` for ``jid``; True when that changed anything. A ``notified`` change
+        (PEP) is the echo of an older publish of mine while a newer one is on its way: skipped."""
+        if notified and self._publishing.get(jid):
+            return False
         if self.marks.get(jid, Marks()) == marks:
             return False
         if marks == Marks():
@@ -116,7 +121,7 @@ class PinService:
 
     def bookmarked(self, bookmark: Bookmark) -> None:
         """A room's bookmark was read or changed (here or on another device): take its marks."""
-        if self._set(bookmark.room, Marks(bookmark.pinned, bookmark.notify)):
+        if self._set(bookmark.room, Marks(bookmark.pinned, bookmark.notify), notified=True):
             self._emit(PinsChanged())
 
     def marked(self, bookmark: Bookmark) -> Bookmark:
@@ -144,12 +149,15 @@ class PinService:
         if not self._set(jid, marks):
             return
         self._emit(PinsChanged())
+        self._publishing[jid] = self._publishing.get(jid, 0) + 1
         try:
             await self._publish(jid, marks)
         except (IqError, IqTimeout) as exc:
             self._set(jid, before)
             self._emit(PinsChanged())
             raise _refused(exc, what) from None
+        finally:
+            self._publishing[jid] -= 1
 
     async def _publish(self, jid: str, marks: Marks) -> None:
         stream = self.session.stream
@@ -219,9 +227,10 @@ class PinService:
         changed = False
         for element in list(items.iterables):  # not ``for item in items``: see bookmarks.notified
             if element.name == "item":
-                changed |= self._set(element["id"], Marks(*bookmarks.read_marks(element["chat_settings"])))
+                changed |= self._set(element["id"], Marks(*bookmarks.read_marks(element["chat_settings"])),
+                                     notified=True)
             elif element.name == "retract":
-                changed |= self._set(element["id"], Marks())
+                changed |= self._set(element["id"], Marks(), notified=True)
         if changed:
             self._emit(PinsChanged())
 
