@@ -19,15 +19,17 @@ from tui.widgets.chat.transfer_bar import TransferBar
 from tui.widgets.presence_bar import PresenceBar
 from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList, presence_dot
+from tui.widgets.roster.roster_filter import RosterFilter
 
+from .conversation_tools import TOOL_BINDINGS, ConversationTools, ToolCommands
 from .files import FILE_BINDINGS, FileActions, FileCommands
 from .rooms import NO_CONVERSATION, ROOM_BINDINGS, RoomActions, RoomCommands, room_title
 
 
-class MainScreen(SessionView, FileActions, RoomActions, Screen[None]):
+class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Screen[None]):
     """Rooms and roster side by side with the open conversation."""
 
-    COMMANDS = {RoomCommands, FileCommands}
+    COMMANDS = {RoomCommands, FileCommands, ToolCommands}
 
     BINDINGS = [
         Binding("escape", "focus_roster", "Contacts"),
@@ -39,6 +41,7 @@ class MainScreen(SessionView, FileActions, RoomActions, Screen[None]):
         Binding("f3", "journal", "Journal"),
         *ROOM_BINDINGS,
         *FILE_BINDINGS,
+        *TOOL_BINDINGS,
     ]
 
     def __init__(self, session: ChatSession) -> None:
@@ -52,8 +55,10 @@ class MainScreen(SessionView, FileActions, RoomActions, Screen[None]):
     def compose(self) -> ComposeResult:
         yield PresenceBar(self.session.jid.bare, id="presence")
         with Horizontal():
-            yield RosterList(id="roster")
-            yield ParticipantList(id="participants")
+            with Vertical(id="sidebar"):
+                yield RosterFilter(id="roster-filter")
+                yield RosterList(id="roster")
+                yield ParticipantList(id="participants")
             with Vertical(id="conversation"):
                 yield CallPanel(id="call")
                 yield VideoView(id="video")
@@ -276,5 +281,5 @@ class MainScreen(SessionView, FileActions, RoomActions, Screen[None]):
                 roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})
         elif isinstance(event, CallChanged):
             self._show_call(event)
-        else:
+        elif not self.on_tool_event(event):
             self.on_room_event(event)

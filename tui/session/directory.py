@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
+
+if TYPE_CHECKING:
+    from .client import ChatSession
 
 TIMEOUT = 15
 FIELDS = ("user", "fn", "last", "nick", "email")
@@ -92,3 +95,17 @@ async def _ask(stream: Any, service: str, field: str, text: str) -> list[Directo
                                           str(item.get("nick") or ""), str(item.get("email") or ""),
                                           str(item.get("orgname") or "")))
     return entries
+
+
+_services: dict[str, str] = {}
+
+
+async def find_people(session: ChatSession, text: str) -> list[DirectoryEntry]:
+    """People in my server's directory matching ``text`` (see :func:`search`)."""
+    if session.state != "online":
+        raise DirectoryError("Not connected: the directory is on the server. Try again once the top "
+                             "line says online.")
+    domain = session.jid.domain
+    if domain not in _services:
+        _services[domain] = await find_service(session.stream, domain)
+    return await search(session.stream, _services[domain], text)

@@ -55,6 +55,9 @@ class RosterList(OptionList):
         self._invitations: dict[str, Invitation] = {}
         self.hide_offline = False
         """Leave out offline contacts (unless they have unread messages)."""
+        self._pinned: set[str] = set()
+        self._muted: set[str] = set()
+        self._filter = ""
 
     def prompt(self, contact: Contact) -> Text:
         """How one contact reads: dot, name, unread count, state and note."""
@@ -68,30 +71,67 @@ class RosterList(OptionList):
         detail.truncate(max(8, (self.size.width or DEFAULT_WIDTH) - 5), overflow="ellipsis")
         text.append("\n\u00a0\u00a0")
         text.append_text(detail)
+        return self._muted_look(contact.jid, text)
+
+    def _muted_look(self, jid: str, text: Text) -> Text:
+        """A muted conversation's entry: greyed after its presence dot, saying so after the name."""
+        if jid in self._muted:
+            end = text.plain.find("\n") % (len(text.plain) + 1)
+            text = text[:end] + Text(" (muted)", style="italic") + text[end:]
+            text.stylize("not bold grey50", 2)
         return text
+
+    def set_marks(self, pinned: set[str], muted: set[str]) -> None:
+        """List ``pinned`` conversations first and show ``muted`` ones dimmed."""
+        if (pinned, muted) != (self._pinned, self._muted):
+            self._pinned, self._muted = set(pinned), set(muted)
+            self.set_contacts(self._contacts.values())
+
+    def set_filter(self, text: str) -> None:
+        """List only contacts and rooms whose name or user part of the address contains ``text``
+        (any case)."""
+        if text.strip().casefold() != self._filter:
+            self._filter = text.strip().casefold()
+            self.set_contacts(self._contacts.values())
+
+    def _matches(self, *names: str) -> bool:
+        return not self._filter or any(self._filter in name.casefold() for name in names)
 
     def set_contacts(self, contacts: Iterable[Contact]) -> None:
         """Rebuild the list: groups in name order, contacts by name, keeping the highlight."""
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self._contacts = {c.jid: c for c in contacts}
         groups: dict[str, list[Contact]] = {}
+        pinned: list[tuple[str, Option]] = []  # by name
         for contact in self._contacts.values():
-            if not self._visible(contact):
+            if not self._shown(contact):
+                continue
+            if contact.jid in self._pinned:
+                pinned.append((contact.display_name, Option(self.prompt(contact), id=contact.jid)))
                 continue
             for group in contact.groups or (UNGROUPED,):
                 groups.setdefault(group, []).append(contact)
+        rooms = [r for r in sorted(self._rooms.values(), key=lambda r: r.display_name.casefold())
+                 if self._matches(r.display_name, r.jid.split("@")[0])]
+        pinned += [(r.display_name, Option(self._room_prompt(r), id=r.jid))
+                   for r in rooms if r.jid in self._pinned]
+        rooms = [r for r in rooms if r.jid not in self._pinned]
+        invitations = [i for i in self._invitations.values() if self._matches(i.room.split("@")[0])]
         options: list[Option] = []
-        if self._rooms or self._invitations:
+        if pinned:
+            options.append(Option(Text("Pinned", style="bold underline"), disabled=True))
+            options += [option for _name, option in sorted(pinned, key=lambda p: p[0].casefold())]
+        if rooms or invitations:
             options.append(Option(Text("Rooms", style="bold underline"), disabled=True))
             width = self.size.width or DEFAULT_WIDTH
-            for invitation in self._invitations.values():
+            for invitation in invitations:
                 inviter = self._contacts.get(invitation.inviter)
                 options.append(Option(invitation_prompt(
                     invitation, inviter.display_name if inviter else invitation.inviter, width),
                     id=invitation.room))
-            for room in sorted(self._rooms.values(), key=lambda r: r.display_name.casefold()):
+            for room in rooms:
                 options.append(Option(self._room_prompt(room), id=room.jid))
-        seen: set[str] = set()
+        seen = {o.id for _name, o in pinned if o.id is not None and o.id in self._contacts}
         for group in sorted(groups, key=str.casefold):
             options.append(Option(Text(group, style="bold underline"), disabled=True))
             for contact in sorted(groups[group], key=lambda c: c.display_name.casefold()):
@@ -100,29 +140,43 @@ class RosterList(OptionList):
                     continue
                 seen.add(contact.jid)
                 options.append(Option(self.prompt(contact), id=contact.jid))
+        if self._filter and len(options) == 0:
+            options.append(Option(Text("No match here — Enter asks the server's directory",
+                                       style="dim italic"), disabled=True))
         self.set_options(options)
         self._listed = seen
         if highlighted and (highlighted in seen or highlighted in self._rooms
-                            or highlighted in self._invitations):
+                            or highlighted in self._invitations) and self._has(highlighted):
             self.highlighted = self.get_option_index(highlighted)
-        elif seen and self.highlighted is None:
-            self.highlighted = next(i for i, o in enumerate(options) if not o.disabled)
+        elif (seen or self._filter) and self.highlighted is None:
+            self.highlighted = next((i for i, o in enumerate(options) if not o.disabled), None)
+
+    def _has(self, option_id: str) -> bool:
+        try:
+            self.get_option(option_id)
+        except OptionDoesNotExist:
+            return False
+        return True
 
     def _visible(self, contact: Contact) -> bool:
         return (not self.hide_offline or contact.show is not Show.OFFLINE
                 or bool(self._unread.get(contact.jid)))
 
+    def _shown(self, contact: Contact) -> bool:
+        return self._visible(contact) and self._matches(contact.display_name, contact.jid.split("@")[0])
+
     def update_contact(self, contact: Contact) -> None:
         """Redraw one contact after a presence change (or list it again, or leave it out)."""
         self._contacts[contact.jid] = contact
-        if self._visible(contact) != (contact.jid in self._listed):
+        if self._shown(contact) != (contact.jid in self._listed):
             self.set_contacts(self._contacts.values())
             return
         with contextlib.suppress(OptionDoesNotExist):  # not listed yet: the next rebuild shows it
             self.replace_option_prompt(contact.jid, self.prompt(contact))
 
     def _room_prompt(self, room: Room) -> Text:
-        return room_prompt(room, self._unread.get(room.jid, 0), self.size.width or DEFAULT_WIDTH)
+        return self._muted_look(room.jid, room_prompt(room, self._unread.get(room.jid, 0),
+                                                      self.size.width or DEFAULT_WIDTH))
 
     def set_rooms(self, rooms: Iterable[Room], invitations: Iterable[Invitation] = ()) -> None:
         """List ``rooms`` and unanswered ``invitations`` above the contacts, keeping the highlight."""
