@@ -231,6 +231,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Scree
     def on_session_updates(self, batch: SessionUpdates) -> None:
         """A batch of events: the read marker and the unread counts once per batch, not per
         message, so a burst of a thousand messages costs one marker and one list update."""
+        batch.prevent_default()  # Textual would hand the batch to SessionView's handler a second time
         self._batch_due = set()
         try:
             super().on_session_updates(batch)
