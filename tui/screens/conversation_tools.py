@@ -28,6 +28,8 @@ from tui.widgets.chat import MessageLog
 from tui.widgets.roster import RosterList
 from tui.widgets.roster.roster_filter import RosterFilter
 
+from .background import run_reported
+
 if TYPE_CHECKING:
     from textual.screen import Screen
 
@@ -155,26 +157,12 @@ class ConversationTools(_Base):
         return commands
 
     def _tool_run(self, work: Coroutine[Any, Any, T], title: str,
-             then: Callable[[T], object] | None = None) -> None:
+                  then: Callable[[T], object] | None = None) -> None:
         """Run a session call in the background; its error is shown as a notification."""
+        from tui.session.export import ExportError
 
-        async def run() -> None:
-            try:
-                result = await work
-            except Exception as exc:  # never a traceback in front of the user
-                from tui.session.export import ExportError
-
-                if isinstance(exc, (PinError, RosterError, ExportError)):
-                    self.notify(str(exc), title=title, severity="error", timeout=15)
-                    return
-                log.exception("%s failed", title)
-                self.notify(f"That did not work ({type(exc).__name__}); try again, and if it keeps "
-                            "failing, restart the client.", title=title, severity="error", timeout=15)
-                return
-            if then is not None:
-                then(result)
-
-        self.run_worker(run(), group="conversation-tools")
+        run_reported(self, work, title, (PinError, RosterError, ExportError), then,
+                     group="conversation-tools")
 
     def _tool_online(self) -> bool:
         if self.session.state == "online":

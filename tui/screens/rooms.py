@@ -25,6 +25,7 @@ from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList
 
+from .background import run_reported
 from .room_dialogs import GroupPicker, NamePrompt, PeopleDialog, Question
 
 if TYPE_CHECKING:
@@ -133,22 +134,7 @@ class RoomActions(_Base):
 
     def _run(self, work: Coroutine[Any, Any, T], then: Callable[[T], object] | None = None) -> None:
         """Run a room action in the background; its error is shown as a notification."""
-
-        async def run() -> None:
-            try:
-                result = await work
-            except RoomError as exc:
-                self.notify(str(exc), title="Rooms", severity="error", timeout=15)
-                return
-            except Exception as exc:  # never a traceback in front of the user
-                log.exception("room action failed")
-                self.notify(f"That did not work ({type(exc).__name__}); try again, and if it keeps "
-                            "failing, restart the client.", title="Rooms", severity="error", timeout=15)
-                return
-            if then is not None:
-                then(result)
-
-        self.run_worker(run(), group="rooms")
+        run_reported(self, work, "Rooms", (RoomError,), then, group="rooms")
 
     def _needs_online(self) -> bool:
         if self.session.state == "online":
