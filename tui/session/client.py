@@ -27,7 +27,9 @@ from xmpp_components.base.reconnect import Reconnector
 
 from . import events
 from .files import FileService
+from .history import ChatHistory
 from .journal import JournalError, JournalService
+from .message_actions import MessageActions
 from .model import (
     ChatMessage,
     Contact,
@@ -40,6 +42,7 @@ from .model import (
 from .pins import PinService
 from .rooms import RoomService
 from .search import SearchService
+from .typing import TypingService
 
 if TYPE_CHECKING:
     from .calls import CallService
@@ -122,6 +125,12 @@ class ChatSession:
         """The local message search index, filled from the server archive (CH8)."""
         self.pins = PinService(self, self._emit)
         """Pinned and muted conversations, the same on every device (CH10)."""
+        self.actions = MessageActions(self, self._emit)
+        """Reactions, replies, corrections and retractions (CH5, CH6)."""
+        self.history = ChatHistory(self, self._emit)
+        """1:1 history from the server archive, paged back on request (CH1)."""
+        self.typing = TypingService(self, self._emit)
+        """Typing indicators both ways (CH11)."""
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -178,6 +187,8 @@ class ChatSession:
         self.pins.attach(stream)
         self.calls.attach(stream)
         self.files.attach(stream)
+        self.actions.attach(stream)
+        self.typing.attach(stream)
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def fail(reason: str) -> None:
@@ -365,12 +376,13 @@ class ChatSession:
             conversation = self.conversations[bare] = Conversation(bare)
         return conversation
 
-    def send_chat(self, to: str, body: str) -> ChatMessage:
+    def send_chat(self, to: str, body: str, reply_to: ChatMessage | None = None) -> ChatMessage:
         """Send ``body`` to ``to``, asking for a receipt and chat markers; returns the message,
         whose delivery state then advances as the server and the recipient answer. In a room
-        (see :attr:`rooms`) it goes to everyone there."""
+        (see :attr:`rooms`) it goes to everyone there. ``reply_to``: the message it answers."""
+        self.typing.sent(JID(to).bare)
         if JID(to).bare in self.rooms:
-            return self.rooms.send(JID(to).bare, body)
+            return self.rooms.send(JID(to).bare, body, reply_to)
         conversation = self.conversation(to)
         message_id = str(uuid.uuid4())
         stanza = self.stream.make_message(mto=conversation.jid, mbody=body, mtype="chat")
@@ -380,6 +392,7 @@ class ChatSession:
         stanza.enable("markable")
         stanza["chat_state"] = "active"  # XEP-0085: we are in the conversation
         message = ChatMessage(message_id, Direction.OUTGOING, self.jid.bare, body, _now())
+        self.actions.dress(stanza, message, reply_to, None)
         index = conversation.add(message)
         self._emit(events.MessageAdded(conversation.jid, message, index))
         stanza.send()
@@ -406,15 +419,14 @@ class ChatSession:
         return newest
 
     def _on_message(self, stanza: Message) -> None:
+        if self.actions.take_chat(stanza):
+            return  # a reaction, retraction or correction
         if stanza["type"] not in ("chat", "normal") or not stanza["body"] or self.rooms.claims(stanza):
             return
         sender = stanza["from"]
         if sender.bare == self.jid.bare:
             return
         conversation = self.conversation(sender.bare)
-        replaces = stanza["replace"]["id"]
-        if replaces and self._apply_correction(conversation, replaces, sender.bare, stanza["body"]):
-            return
         message_id = stanza["origin_id"]["id"] or stanza["id"] or str(uuid.uuid4())
         if message_id in conversation.by_id:
             return  # a copy we already have (carbon, resend after resumption)
@@ -422,28 +434,15 @@ class ChatSession:
         message = ChatMessage(
             message_id, Direction.INCOMING, sender.bare, stanza["body"], delay or _now(),
             markable=bool(stanza.xml.find("{urn:xmpp:chat-markers:0}markable") is not None))
+        self.actions.annotate(message, stanza, conversation.jid)
         index = conversation.add(message)
         conversation.unread += 1
         self._emit(events.MessageAdded(conversation.jid, message, index))
         self._emit(events.UnreadChanged(conversation.jid, conversation.unread))
 
-    def _apply_correction(self, conversation: Conversation, replaces: str, sender: str,
-                          body: str) -> bool:
-        """XEP-0308: replace the text of the sender's message ``replaces``; True if it did.
-
-        Only the original sender may correct a message; an unknown id is shown as a new message.
-        """
-        original = conversation.by_id.get(replaces)
-        if original is None or original.sender != sender:
-            return False
-        original.body = body
-        original.corrected = True
-        self._emit(events.MessageChanged(conversation.jid, original))
-        return True
-
     def _on_carbon_sent(self, stanza: Message) -> None:
         """A message I sent from another device: show it as mine."""
-        if not stanza["body"]:
+        if self.actions.take_chat(stanza, mine=True) or not stanza["body"]:
             return
         conversation = self.conversation(stanza["to"].bare)
         message_id = stanza["origin_id"]["id"] or stanza["id"] or str(uuid.uuid4())
@@ -451,6 +450,7 @@ class ChatSession:
             return
         message = ChatMessage(message_id, Direction.OUTGOING, self.jid.bare, stanza["body"], _now())
         message.advance(Delivery.SENT, message.time)
+        self.actions.annotate(message, stanza, conversation.jid)
         index = conversation.add(message)
         self._emit(events.MessageAdded(conversation.jid, message, index))
 

@@ -105,3 +105,19 @@ class RoomNotice(SessionEvent):
     jid: str
     text: str
     severity: str = "information"
+
+
+@dataclass(frozen=True)
+class HistoryPrepended(SessionEvent):
+    """``count`` older messages were put in front of a conversation (paged back from the archive):
+    every index moved by ``count``."""
+
+    jid: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ChatStateChanged(SessionEvent):
+    """Someone in a conversation started or stopped typing (XEP-0085)."""
+
+    jid: str

@@ -126,6 +126,16 @@ class ChatMessage:
     """In a room: the id the room gave the message (XEP-0359 stanza-id), used by MAM and markers."""
     read_by: list[str] = field(default_factory=list)
     """In a room: nicknames whose clients displayed my message (XEP-0333)."""
+    reactions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """XEP-0444: who reacted (bare JID, or ``room/nick`` when a room hides addresses) -> their emojis."""
+    reply_to: str = ""
+    """XEP-0461: the id of the message this one answers."""
+    quote: str = ""
+    """XEP-0461: the text the sender quoted, shown when the answered message is not here."""
+    retracted: bool = False
+    """The sender took the message back (XEP-0424); its text is gone."""
+    mentions_me: bool = False
+    """In a room: the message names me (XEP-0372 reference or my nickname)."""
     attachment: Attachment | None = None
     """The file the message shares (XEP-0363 + XEP-0066), if it shares one (CH7)."""
 
@@ -133,6 +143,11 @@ class ChatMessage:
     def in_room(self) -> bool:
         """Whether the message was said in a room."""
         return bool(self.nick)
+
+    @property
+    def is_action(self) -> bool:
+        """A ``/me`` message: the text says what the sender does."""
+        return self.body.startswith("/me ")
 
     def advance(self, to: Delivery, when: dt.datetime) -> bool:
         """Move the delivery state forward (never back); fill in skipped steps' times.
@@ -165,6 +180,25 @@ class Conversation:
         self.messages.append(message)
         self.by_id[message.id] = message
         return len(self.messages) - 1
+
+    def find(self, ref: str) -> ChatMessage | None:
+        """The message whose id, or whose id given by the room, is ``ref``."""
+        message = self.by_id.get(ref)
+        if message is None and ref:
+            message = next((m for m in reversed(self.messages) if m.room_id == ref), None)
+        return message
+
+    def put_history(self, older: list[ChatMessage]) -> bool:
+        """Put archived messages (oldest first, none of them here yet) among those here, in time
+        order; True when they all went in front (the indices of the others moved by their number)."""
+        for message in older:
+            self.by_id[message.id] = message
+        if not self.messages or not older or older[-1].time <= self.messages[0].time:
+            self.messages[:0] = older
+            return True
+        # stable: among equal times the archive's order comes first
+        self.messages[:] = sorted([*older, *self.messages], key=lambda m: m.time)
+        return False
 
     def index_of(self, message: ChatMessage) -> int:
         """Position of ``message`` (searched from the end, where updates happen)."""

@@ -361,6 +361,11 @@ class RoomService:
 
     # --- messages ------------------------------------------------------------------------------------
 
+    def take_bodiless(self, stanza: Message) -> None:
+        """A reaction or retraction said in a room without a body (the room's message handler
+        only sees messages with one)."""
+        self._on_groupchat(stanza)
+
     def _on_groupchat(self, stanza: Message) -> None:
         room = self.by_jid.get(stanza["from"].bare)
         if room is None or not stanza["from"].resource:
@@ -389,6 +394,10 @@ class RoomService:
               live: bool, unread: bool = False) -> None:
         """Add one room message (live, held back, or from the archive) unless it is known;
         my own message coming back from the room moves it to *sent to room*."""
+        sender = self._real_jid(room, stanza) or f"{room.jid}/{stanza['from'].resource}"
+        if self.session.actions.take(room.jid, stanza, sender, mine=self._is_mine(room, stanza),
+                                     when=when, live=live):
+            return  # a reaction, retraction or correction
         body = stanza["body"]
         if not body:
             return
@@ -419,14 +428,16 @@ class RoomService:
                                   markable=stanza.xml.find(MARKABLE) is not None)
             if live or unread:
                 conversation.unread += 1
+        self.session.actions.annotate(message, stanza, room.jid, room)
         index = conversation.add(message)
         if live:
             self._emit(events.MessageAdded(room.jid, message, index))
             if message.direction is Direction.INCOMING:
                 self._emit(events.UnreadChanged(room.jid, conversation.unread))
 
-    def send(self, jid: str, body: str) -> ChatMessage:
-        """Say ``body`` in the room; the message is *sent to room* once the room reflects it."""
+    def send(self, jid: str, body: str, reply_to: ChatMessage | None = None) -> ChatMessage:
+        """Say ``body`` in the room (answering ``reply_to``, if given); the message is *sent to
+        room* once the room reflects it."""
         room = self.by_jid[jid]
         if not room.joined:
             raise RoomError(f"You are not in {room.display_name} right now; open it again to rejoin, "
@@ -438,6 +449,7 @@ class RoomService:
         stanza.enable("markable")
         message = ChatMessage(message_id, Direction.OUTGOING, self.session.jid.bare, body, _now(),
                               nick=room.nick)
+        self.session.actions.dress(stanza, message, reply_to, room)
         conversation = self.session.conversation(room.jid)
         index = conversation.add(message)
         self._emit(events.MessageAdded(room.jid, message, index))
