@@ -104,6 +104,29 @@ async def test_search_field_filters_the_list_as_you_type():
         assert roster.has_focus
 
 
+async def test_the_tools_are_in_the_command_palette():
+    fill_demo_index()
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await populate(pilot)
+        app.main_screen.open_conversation("bob@localhost")
+        await pilot.pause()
+        app.session.state = "online"  # the dialogs open; nothing is sent in this test
+        for title, screen in (("Search messages", SearchScreen), ("Move contact to group", GroupChooser),
+                              ("Rename contact group", GroupChooser), ("Forward message", ForwardDialog)):
+            await pilot.press("ctrl+p", *title)
+            await app.workers.wait_for_complete()  # the palette's search
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, screen), title
+            await pilot.press("escape")
+        await pilot.press("ctrl+p", *"Copy message")
+        await app.workers.wait_for_complete()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.clipboard == "Great, thanks!"
+
+
 # --- against the server -------------------------------------------------------------------------------
 
 
