@@ -15,6 +15,7 @@ from textual.events import Event, Key, MouseDown, MouseScrollDown, MouseScrollUp
 from textual.screen import Screen
 
 from tui.messages import SessionUpdates
+from tui.notifications import NotificationCommands, Notifier
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
 from tui.session.callinfo import CallChanged, CallInfo
@@ -27,6 +28,7 @@ class SwitchboardApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "Switchboard"
+    COMMANDS = App.COMMANDS | {NotificationCommands}
 
     BINDINGS = [  # calls work from every screen, with the keys of the ProCall guide
         Binding("f8", "call_or_answer", "Call/Answer"),
@@ -47,9 +49,15 @@ class SwitchboardApp(App[None]):
         self.session = ChatSession(account)
         self.main_screen = MainScreen(self.session)
         self.session.subscribe(self._forward)
+        self.notifier = Notifier(self, self.session, self._looking_at)
+        """Toasts, bell and desktop notifications for what happens elsewhere (CH12)."""
         self.ready_ms: float | None = None
         self._announced: set[str] = set()
         self._pending: list[events.SessionEvent] = []
+
+    def _looking_at(self, jid: str) -> bool:
+        """Whether the user sees the conversation with ``jid`` now (then it notifies nobody)."""
+        return self.app_focus and self.screen is self.main_screen and self.main_screen.open_jid == jid
 
     def _forward(self, event: events.SessionEvent) -> None:
         """Collect the session's events and hand them to the screens once per loop turn."""

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 TEST_TONE = "test tone"
 NO_SPEAKER = "none"
@@ -46,6 +46,29 @@ class FileSettings(BaseModel):
     """Largest received image fetched for a preview without asking."""
 
 
+class NotificationSettings(BaseModel):
+    """What the client tells you about while you look elsewhere, and how (CH12)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)  # the settings screen shows them
+
+    messages: bool = True
+    """New 1:1 messages in conversations that are not open."""
+    rooms: bool = True
+    """New messages in rooms that are not open."""
+    mentions: bool = True
+    """Someone mentions my nickname in a room: told even when room notifications are off or the
+    room is muted."""
+    calls: bool = True
+    """Missed calls."""
+    preview: bool = True
+    """Show the message text in notifications; off: only who wrote and how many messages."""
+    bell: bool = True
+    """Ring the terminal bell with each notification."""
+    desktop: bool = True
+    """Also notify on the desktop where a notification service exists (notify-send or the
+    freedesktop notification service on D-Bus)."""
+
+
 class ClientSettings(BaseModel):
     """Everything the terminal client remembers between runs."""
 
@@ -53,6 +76,8 @@ class ClientSettings(BaseModel):
     """Devices for calls."""
     files: FileSettings = Field(default_factory=FileSettings)
     """Downloads and image previews."""
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    """Toasts, bell and desktop notifications per kind."""
     problem: str = Field(default="", exclude=True)
     """Why the file could not be read (empty when it was fine or absent)."""
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
@@ -29,8 +28,9 @@ from tui.session.attachment import FileState, attachment_for, human_size
 from tui.session.events import MessageChanged, SessionEvent
 from tui.session.files import FileError, TransferChanged
 from tui.session.model import ChatMessage, Direction
-from tui.widgets.chat.file_entry import TerminalPictures, entry_lines, preview_lines
+from tui.widgets.chat.file_entry import TerminalPictures, entry_lines, preview_lines, status_line
 
+from .commands import ActionCommands, Command
 from .room_dialogs import DIALOG_CSS
 
 if TYPE_CHECKING:
@@ -129,11 +129,10 @@ def file_option(message: ChatMessage, names: dict[str, str]) -> Option:
     assert attachment is not None
     outgoing = message.direction is Direction.OUTGOING
     who = "me" if outgoing else message.nick or names.get(message.sender, message.sender.split("@")[0])
-    lines = entry_lines(attachment, outgoing)
+    title = entry_lines(attachment, outgoing)[0]
     when = message.time.astimezone().strftime("%d %b %H:%M")
-    prompt = Text.assemble(lines[0], "\n   ", (f"{who} · {when} · ", "dim"), lines[2 if
-                                                                           attachment.description
-                                                                           else 1])
+    prompt = Text.assemble(title, "\n   ", (f"{who} · {when} · ", "dim"),
+                           status_line(attachment, outgoing, hint=""))
     return Option(prompt, id=message.id)
 
 
@@ -254,24 +253,13 @@ class FilesScreen(ModalScreen[None]):
         self.app.run_worker(download(), group="files")
 
 
-class FileCommands(Provider):
+class FileCommands(ActionCommands):
     """The file actions in the command palette."""
 
-    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def commands(self) -> list[Command]:
+        """The file actions of the main screen that apply now."""
         screen = self.screen
         return screen.file_commands() if isinstance(screen, FileActions) else []
-
-    async def discover(self) -> Hits:
-        """Every file action that applies now."""
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        """File actions matching ``query``."""
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            if (score := matcher.match(title)) > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
 class FileActions(_Base):
@@ -290,7 +278,7 @@ class FileActions(_Base):
             return self.open_jid is not None
         return super().check_action(action, parameters)
 
-    def file_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def file_commands(self) -> list[Command]:
         """The file actions that apply now, for the command palette: (title, help, callback)."""
         if self.open_jid is None:
             return []

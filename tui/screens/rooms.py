@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Static
 
 from tui.session import ChatSession, events
@@ -26,6 +25,7 @@ from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList
 
 from .background import run_reported
+from .commands import ActionCommands, Command
 from .room_dialogs import GroupPicker, NamePrompt, PeopleDialog, Question
 
 if TYPE_CHECKING:
@@ -64,24 +64,13 @@ def room_title(room: Room) -> Text:
     return title
 
 
-class RoomCommands(Provider):
+class RoomCommands(ActionCommands):
     """The room actions in the command palette."""
 
-    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def commands(self) -> list[Command]:
+        """The room actions of the main screen that apply now."""
         screen = self.screen
         return screen.room_commands() if isinstance(screen, RoomActions) else []
-
-    async def discover(self) -> Hits:
-        """Every room action that applies now."""
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        """Room actions matching ``query``."""
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            if (score := matcher.match(title)) > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
 class RoomActions(_Base):

@@ -50,8 +50,9 @@ def preview_lines(preview: Preview) -> list[Text]:
     return lines
 
 
-def status_line(attachment: Attachment, outgoing: bool) -> Text:
-    """Where the file is and what the user can do with it."""
+def status_line(attachment: Attachment, outgoing: bool, hint: str = f"{FILES_KEY}: files, then d downloads"
+                ) -> Text:
+    """Where the file is and, while it is only on the server, ``hint``: how to get it."""
     if attachment.state is FileState.DOWNLOADING:
         progress = attachment.progress
         done = f"{progress:.0%} of {human_size(attachment.size)}" if progress is not None else \
@@ -62,7 +63,7 @@ def status_line(attachment: Attachment, outgoing: bool) -> Text:
     if attachment.state is FileState.SAVED and attachment.local_path is not None:
         where = "sent from" if outgoing else "✓ saved to"
         return Text(f"{where} {attachment.local_path}", style="green" if not outgoing else "dim")
-    return Text(f"on the server · {FILES_KEY}: files, then d downloads", style="dim")
+    return Text("on the server" + (f" · {hint}" if hint else ""), style="dim")
 
 
 def entry_lines(attachment: Attachment, outgoing: bool = False) -> list[Text]:
