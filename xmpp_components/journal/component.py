@@ -138,8 +138,12 @@ class JournalComponent(SwitchboardComponent):
             except Exception:  # the archive or our database is away: retry on the next tick
                 log.exception("journal ingest failed; retrying")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for drops a cancel that arrives as the
+            # wake-up does, and the loop went on ingesting after stop() — next to the component
+            # that replaced it, applying rows a second time
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), SAFETY_POLL)
+                async with asyncio.timeout(SAFETY_POLL):
+                    await self._wake.wait()
 
     async def catch_up(self) -> int:
         """Apply every archive row after the cursor; returns how many entries changed."""
@@ -158,9 +162,10 @@ class JournalComponent(SwitchboardComponent):
             return changed
 
     async def stop(self) -> None:
-        for task in (self._follow, self._watch):
-            if task is not None:
-                task.cancel()
+        tasks = [task for task in (self._follow, self._watch) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # none writes after stop() returns
         await super().stop()
         await self.engine.dispose()
         await self.archive_engine.dispose()
