@@ -73,8 +73,17 @@ async def open_bob(pilot) -> None:
     await pilot.pause()
 
 
-def test_file_entries_in_the_conversation(snap_compare):
-    assert snap_compare(files_app(), terminal_size=(100, 40), run_before=open_bob)
+def test_file_entries_in_the_conversation_and_an_upload_under_way(snap_compare):
+    from tui.session.files import Transfer
+
+    async def uploading(pilot) -> None:
+        await open_bob(pilot)
+        upload = Transfer("t1", True, "bob@localhost", "budget 2027.xlsx", 3_200_000, done=1_440_000,
+                          path=Path("/home/alice/budget 2027.xlsx"))
+        pilot.app.session.files._begin(upload)  # as the upload would announce itself
+        await pilot.pause()
+
+    assert snap_compare(files_app(), terminal_size=(100, 40), run_before=uploading)
 
 
 def test_files_list_with_a_picture(snap_compare):
@@ -120,7 +129,8 @@ def test_notice_rules_for_rooms_mentions_and_muted_conversations():
     def said(jid: str, body: str, nick: str = "") -> object:
         conversation = session.conversation(jid)
         conversation.add(ChatMessage(str(len(conversation.messages)), Direction.INCOMING,
-                                     "bob@localhost", body, T0, nick=nick))
+                                     "bob@localhost", body, T0, nick=nick,
+                                     mentions_me="alice" in body))  # as the session marks them
         conversation.unread += 1
         return rules.notice(UnreadChanged(jid, conversation.unread))
 

@@ -312,27 +312,19 @@ class FileService:
             self._oob[stanza["body"]] = (url, stanza["oob"]["desc"])
 
     def _on_event(self, event: events.SessionEvent) -> None:
-        """Give new messages their file (before the widgets see them), and probe received ones."""
-        if not isinstance(event, events.MessageAdded):
+        """Give new messages their file (before the widgets see them), and probe the ones announced
+        as files (OOB) at once. A bare link is only fetched from once the user opens the files list:
+        a link to anywhere must not tell its server who received it."""
+        if not isinstance(event, events.MessageAdded) or event.message.attachment is not None:
             return
         message = event.message
-        if message.attachment is None:
-            sent = self._uploaded.get(message.body) if message.direction is Direction.OUTGOING else None
-            oob = self._oob.pop(message.body, None)
-            if sent is not None:
-                message.attachment = sent
-            elif oob is not None:
-                message.attachment = Attachment(oob[0], name_from_url(oob[0]), description=oob[1])
-        attachment = attachment_for(message)
-        if attachment is not None and not attachment.probed and self._http_allowed():
+        sent = self._uploaded.get(message.body) if message.direction is Direction.OUTGOING else None
+        oob = self._oob.pop(message.body, None)
+        if sent is not None:
+            message.attachment = sent
+        elif oob is not None:
+            message.attachment = Attachment(oob[0], name_from_url(oob[0]), description=oob[1])
             self.probe(event.jid, message)
-
-    def _http_allowed(self) -> bool:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        return True
 
     def probe(self, jid: str, message: ChatMessage) -> None:
         """Ask the server for the size and type of a received file, in the background, and fetch

@@ -12,7 +12,6 @@ shown (toast, bell, desktop) is the app's business (:mod:`tui.notifications`).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -57,11 +56,6 @@ class Notice:
     def merged(self, newer: Notice) -> Notice:
         """This notice and a newer one about the same conversation as one."""
         return replace(newer, count=self.count + newer.count)
-
-
-def names(nick: str, body: str) -> bool:
-    """Whether ``body`` mentions ``nick``: ``@nick``, or the nickname as a word of its own (CH4)."""
-    return bool(nick) and re.search(rf"(?<![\w@])@?{re.escape(nick)}(?!\w)", body, re.IGNORECASE) is not None
 
 
 def preview_of(message: ChatMessage) -> str:
@@ -131,8 +125,7 @@ class NoticeRules:
         pins = self.session.pins
         if jid not in self.session.rooms:
             return "messages" if settings.messages and pins.should_notify(jid) else None
-        room = self.session.rooms.by_jid[jid]
-        mentioned = any(names(room.nick, m.body) for m in fresh)
+        mentioned = any(m.mentions_me for m in fresh)
         if pins.is_muted(jid):
             allowed = mentioned and settings.mentions and pins.should_notify(jid, True)
             return "mentions" if allowed else None

@@ -12,14 +12,18 @@ from tui.session.attachment import human_size
 from tui.session.events import SessionEvent
 from tui.session.files import Transfer, TransferChanged
 
-BAR = 20
+BAR = 16
+NAME = 28
+"""Longest file name shown; longer ones end in an ellipsis."""
 
 
 def transfer_line(transfer: Transfer, names: dict[str, str]) -> Text:
-    """``⬆ report.pdf to Bob ██████░░░░ 45 %  1.4 MB of 3.2 MB``."""
+    """``⬆ report.pdf to Bob ██████░░░░  45% 1.4 MB/3.2 MB``, on one line."""
     arrow, verb = ("⬆", "to") if transfer.upload else ("⬇", "from")
-    line = Text.assemble((f"{arrow} ", "bold"), (transfer.name, "bold"),
-                         (f" {verb} {names.get(transfer.jid, transfer.jid.split('@')[0])} ", "dim"))
+    name = transfer.name if len(transfer.name) <= NAME else transfer.name[:NAME - 1] + "…"
+    line = Text.assemble((f"{arrow} ", "bold"), (name, "bold"),
+                         (f" {verb} {names.get(transfer.jid, transfer.jid.split('@')[0])} ", "dim"),
+                         no_wrap=True, overflow="ellipsis")
     progress = transfer.progress
     if progress is None:
         line.append(human_size(transfer.done))
@@ -27,7 +31,7 @@ def transfer_line(transfer: Transfer, names: dict[str, str]) -> Text:
     filled = round(BAR * progress)
     line.append("█" * filled, style="green")
     line.append("░" * (BAR - filled), style="dim")
-    line.append(f" {progress:4.0%}  {human_size(transfer.done)} of {human_size(transfer.total)}")
+    line.append(f" {progress:4.0%} {human_size(transfer.done)}/{human_size(transfer.total)}")
     return line
 
 
