@@ -17,7 +17,7 @@ from tui.screens.contact_dialogs import DirectoryResults, ForwardDialog, GroupCh
 from tui.screens.search import SearchScreen
 from tui.session import roster_edit
 from tui.session.message_index import IndexedMessage, MessageIndex
-from tui.session.model import Direction
+from tui.session.model import Direction, Show
 from tui.session.pins import Marks, PinsChanged
 from tui.session.search import index_path
 from tui.widgets.roster import RosterList
@@ -184,8 +184,9 @@ async def test_x_f_c_export_forward_and_copy_the_newest_message(ejabberd, make_a
     peer, reader = await raw_client(bob), await raw_client(carol)
     app, watch = await online_app(alice, stack_settings)
     async with app.run_test(size=(100, 30)) as pilot:
-        await watch.until(lambda: app.session.state == "online" and carol.jid.bare in app.session.contacts,
-                          what="online")
+        await watch.until(lambda: app.session.state == "online" and carol.jid.bare in app.session.contacts
+                          and app.session.contacts[bob.jid.bare].show is not Show.OFFLINE,
+                          what="online, bob too")
         await pilot.pause()
         app.main_screen.open_conversation(bob.jid.bare)
         peer.send_message(mto=JID(alice.jid.bare), mbody="Price list 2027 attached", mtype="chat")

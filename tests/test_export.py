@@ -11,7 +11,7 @@ from slixmpp import JID
 
 from tui.session.export import export_conversation, forward, markdown
 from tui.session.message_index import IndexedMessage
-from tui.session.model import Direction
+from tui.session.model import Direction, Show
 
 
 def test_markdown_keeps_lines_and_escapes_markup():
@@ -65,6 +65,8 @@ async def test_forward_reaches_two_people_and_says_who_wrote_it(pair, make_accou
     peer = await raw_client(bob)
     readers = [await raw_client(carol), await raw_client(dave)]
     session, watch = await session_for(alice)
+    # bob's presence reaching alice shows the server took alice's: a message now is delivered live
+    await watch.until(lambda: session.contacts[bob.jid.bare].show is not Show.OFFLINE, what="bob online")
     peer.send_message(mto=JID(alice.jid.bare), mbody="Offer: 12 % off\nuntil Friday", mtype="chat")
     conversation = session.conversation(bob.jid.bare)
     await watch.until(lambda: conversation.messages, what="bob's offer")

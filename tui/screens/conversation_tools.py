@@ -19,11 +19,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Input
 
 from tui.session import ChatSession, events
-from tui.session.directory import DirectoryEntry
-from tui.session.message_index import Hit as SearchHit
 from tui.session.model import ChatMessage
 from tui.session.pins import PinError, PinsChanged
-from tui.session.roster_edit import RosterError
 from tui.widgets.chat import MessageLog
 from tui.widgets.roster import RosterList
 from tui.widgets.roster.roster_filter import RosterFilter
@@ -32,6 +29,9 @@ from .background import run_reported
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+
+    from tui.session.directory import DirectoryEntry
+    from tui.session.message_index import Hit as SearchHit
 
     _Base = Screen[None]
 else:
@@ -160,6 +160,7 @@ class ConversationTools(_Base):
                   then: Callable[[T], object] | None = None) -> None:
         """Run a session call in the background; its error is shown as a notification."""
         from tui.session.export import ExportError
+        from tui.session.roster_edit import RosterError
 
         run_reported(self, work, title, (PinError, RosterError, ExportError), then,
                      group="conversation-tools")

@@ -52,6 +52,10 @@ class IndexChanged(events.SessionEvent):
     """Whether the archive is still being read into the index."""
 
 
+class IndexUnusable(Exception):
+    """The index file cannot be read or written (the text is the reason)."""
+
+
 def index_path(account: str) -> Path:
     """The index file of ``account`` (a bare JID)."""
     from tui.settings import data_dir
@@ -98,8 +102,12 @@ class SearchService:
         return self._index
 
     async def _run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work`` on the index's thread; any failure there is the index's: :class:`IndexUnusable`."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, lambda: work(*args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._thread, lambda: work(*args, **kwargs))
+        except Exception as exc:
+            raise IndexUnusable(str(exc)) from exc
 
     async def search(self, text: str, limit: int = 100, conversation: str | None = None) -> list[Hit]:
         """Messages matching ``text``, newest first (see :func:`~tui.session.message_index.fts_query`)."""
@@ -168,7 +176,7 @@ class SearchService:
             added = await self._run(index.add, pending)
             for correction in corrections:
                 await self._run(index.correct, correction)
-        except Exception as exc:  # a broken index must not break chatting
+        except IndexUnusable as exc:  # a broken index must not break chatting
             self._failed(exc)
             return
         if added:
@@ -224,7 +232,7 @@ class SearchService:
                         await self.read_conversation(jid)
                     except (IqError, IqTimeout) as exc:
                         log.info("archive of a conversation not readable: %s", type(exc).__name__)
-                    except Exception as exc:
+                    except IndexUnusable as exc:
                         self._failed(exc)
                         return
                 self._queue.pop(0)
@@ -295,8 +303,8 @@ class SearchService:
             nick = sender.resource
             item = stanza.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item")
             real = JID(item.get("jid")).bare if item is not None and item.get("jid") else ""
-            room = self.session.rooms.by_jid[jid]
-            mine = real == me if real else nick == room.nick
+            room = self.session.rooms.by_jid.get(jid)
+            mine = real == me if real else room is not None and nick == room.nick
             message_id = (own_id or archive_id) if mine else archive_id or own_id
             author = me if mine else real or f"{jid}/{nick}"
         else:
