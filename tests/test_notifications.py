@@ -167,3 +167,49 @@ async def test_settings_screen_switches_are_saved_and_say_when_the_desktop_has_n
         assert saved.messages is False and saved.preview is False and saved.rooms is True
         await pilot.press("escape")
         assert app.screen is app.main_screen
+
+
+async def test_in_a_room_files_are_shared_and_a_muted_room_notifies_only_on_mention(
+        pair, raw_client, stack_settings, desktop, tmp_path):
+    from .test_files import fetch
+    from .test_rooms import ROOM_PLUGINS, next_matching, queue_of, room_with_peer
+
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=(*ROOM_PLUGINS, "xep_0066"))
+    said = queue_of(peer, "groupchat_message")
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="alice online")
+        room = await room_with_peer(app.session, watch, peer, "Sales")
+
+        # a file to the room: bob's client sees the link as body and as OOB, and gets the bytes
+        minutes = tmp_path / "minutes.txt"
+        minutes.write_bytes(b"1. budget approved\n")
+        await app.session.files.send(room.jid, minutes)
+        shared = await next_matching(said, lambda m: m["oob"]["url"])
+        assert shared["body"] == shared["oob"]["url"]
+        assert await asyncio.to_thread(fetch, shared["body"]) == b"1. budget approved\n"
+
+        def bob_says(text: str) -> None:
+            peer.send_message(mto=JID(room.jid), mbody=text, mtype="groupchat")
+
+        async def arrived(text: str) -> None:
+            conversation = app.session.conversation(room.jid)
+            await watch.until(lambda: any(m.body == text for m in conversation.messages), what=text)
+            await pilot.pause()
+
+        bob_says("budget is approved")
+        await arrived("budget is approved")
+        assert app.notifier.shown[-1].kind == "rooms"
+        assert app.notifier.shown[-1].title == "bob in Sales"
+
+        await app.session.pins.set_muted(room.jid, True)
+        bob_says("lunch anyone?")
+        await arrived("lunch anyone?")
+        assert len(app.notifier.shown) == 1  # muted
+        bob_says(f"{room.nick}: can you check the numbers?")
+        await arrived(f"{room.nick}: can you check the numbers?")
+        notice = app.notifier.shown[-1]
+        assert notice.kind == "mentions" and notice.title == "bob mentioned you in Sales"
+        assert notice.text == f"{room.nick}: can you check the numbers?"
