@@ -10,7 +10,9 @@ from .models import (
     JournalEntry,
     JournalGrant,
     JournalNote,
+    JournalRoomOccupant,
 )
 
 __all__ = ["AssistantMessage", "AssistantUsage", "Base", "ComponentState", "JournalEntry",
-           "JournalGrant", "JournalNote", "create_engine", "session_factory", "upgrade"]
+           "JournalGrant", "JournalNote", "JournalRoomOccupant", "create_engine", "session_factory",
+           "upgrade"]

@@ -109,6 +109,21 @@ class JournalEntry(Base):
     :class:`ComponentState`, so entries newer than a revision are the changes since then."""
 
 
+class JournalRoomOccupant(Base):
+    """A local user in a room (one row per device), as the journal last saw it: from the room's
+    presences and messages in ejabberd's service-log copies, and from what she says there.
+    Room messages count in the room entry of every user in the room when they are applied."""
+
+    __tablename__ = "journal_room_occupant"
+
+    room: Mapped[str] = mapped_column(String(320), primary_key=True)
+    occupant: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    """The user's full JID."""
+    nick: Mapped[str] = mapped_column(String(1023))
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    """When the journal saw her enter (or change her nick)."""
+
+
 class JournalNote(Base):
     """A note on a journal entry, by its author; several per entry."""
 

@@ -27,6 +27,7 @@ from schema.migrate import upgrade_async
 from xmpp_components.journal import JournalComponent
 from xmpp_components.journal.archive import MEDIA_CONTENT, ArchivedStanza, CallSignal
 from xmpp_components.journal.protocol import NS, RSM
+from xmpp_components.journal.rooms import room_presences
 from xmpp_components.journal.store import JournalStore
 
 from .conftest import started
@@ -83,6 +84,37 @@ def jmi(sender, to: str, action: str, session: str, *media: str, screen: bool = 
     message.send()
 
 
+async def open_room(owner, domain: str, nick: str) -> JID:
+    """A new room that ``owner`` (a client with XEP-0045) created, configured and is in."""
+    room = JID(f"room-{uuid.uuid4().hex[:6]}@conference.{domain}")
+    await owner.plugin["xep_0045"].join_muc_wait(room, nick, timeout=10)
+    await owner.plugin["xep_0045"].set_room_config(
+        room, await owner.plugin["xep_0045"].get_room_config(room), timeout=10)
+    return room
+
+
+async def say(sender, room: JID, body: str, *listeners) -> None:
+    """``sender`` says ``body`` in ``room``; returns once every one of ``listeners`` heard it."""
+    heard: list[tuple[object, asyncio.Queue]] = [(listener, asyncio.Queue()) for listener in listeners]
+    for listener, queue in heard:
+        listener.add_event_handler("groupchat_message", queue.put_nowait)
+    sender.send_message(mto=room, mbody=body, mtype="groupchat")
+    for listener, queue in heard:
+        while (await asyncio.wait_for(queue.get(), 10))["body"] != body:
+            pass
+        listener.del_event_handler("groupchat_message", queue.put_nowait)
+
+
+async def leave(client, room: JID, nick: str, witness) -> None:
+    """``client`` leaves ``room``; returns once ``witness``, still there, saw it go."""
+    gone: asyncio.Queue = asyncio.Queue()
+    witness.add_event_handler(f"muc::{room.bare}::got_offline", gone.put_nowait)
+    client.plugin["xep_0045"].leave_muc(room, nick)
+    while (await asyncio.wait_for(gone.get(), 10))["from"].resource != nick:
+        pass
+    witness.del_event_handler(f"muc::{room.bare}::got_offline", gone.put_nowait)
+
+
 async def exchange(sender, receiver, body: str) -> None:
     sender.send_message(mto=receiver.boundjid.bare, mbody=body, mtype="chat")
     assert (await asyncio.wait_for(receiver.inbox.get(), 10))["body"] == body
@@ -113,19 +145,12 @@ async def test_room_calls_and_planned_calls(journal, ejabberd, pair, raw_client)
     alice, bob = pair
     a = await raw_client(alice, plugins=("xep_0045",))
     b = await raw_client(bob, plugins=("xep_0045",))
-    room = JID(f"plan-{uuid.uuid4().hex[:6]}@conference.{ejabberd.settings.domain}")
-    await a.plugin["xep_0045"].join_muc_wait(room, "alice", timeout=10)
-    await a.plugin["xep_0045"].set_room_config(room, await a.plugin["xep_0045"].get_room_config(room),
-                                               timeout=10)
+    room = await open_room(a, ejabberd.settings.domain, "alice")
     await b.plugin["xep_0045"].join_muc_wait(room, "bob", timeout=10)
-    heard: asyncio.Queue = asyncio.Queue()
-    a.add_event_handler("groupchat_message", heard.put_nowait)
-    # alice opens the conversation, bob answers (a room entry counts from its owner's first
-    # message on); the room archives a message before sending it out, so what alice hears is archived
-    a.send_message(mto=room, mbody="Agenda for Monday?", mtype="groupchat")
-    assert (await asyncio.wait_for(heard.get(), 10))["body"] == "Agenda for Monday?"
-    b.send_message(mto=room, mbody="Budget first", mtype="groupchat")
-    assert (await asyncio.wait_for(heard.get(), 10))["body"] == "Budget first"
+    # alice opens the conversation, bob answers; the room archives a message before sending it
+    # out, so what alice hears is archived
+    await say(a, room, "Agenda for Monday?", a)
+    await say(b, room, "Budget first", a)
     signals: asyncio.Queue = asyncio.Queue()
     b.register_handler(Callback("jmi", MatchXPath(f"{{jabber:client}}message/{{{JMI}}}*"),
                                 signals.put_nowait))
@@ -171,6 +196,88 @@ async def test_room_calls_and_planned_calls(journal, ejabberd, pair, raw_client)
     assert [e.get("kind") for e in entries].count("call") == 1
     bobs, _ = await query(b, journal, period="all", kind="audio", result="missed")
     assert [(e.get("direction"), e.get("peer")) for e in bobs] == [("in", alice.jid.bare)]
+
+
+async def test_room_entries_reach_everyone_in_the_room(ejabberd, database_url, make_account, raw_client):
+    alice, bob, carol, dave = (make_account(name) for name in ("alice", "bob", "carol", "dave"))
+    a, b, c, d = [await raw_client(user, plugins=("xep_0045",)) for user in (alice, bob, carol, dave)]
+    first, second = JournalComponent(ejabberd.settings), JournalComponent(ejabberd.settings)
+
+    async def rooms(client, journal: JournalComponent) -> list[tuple[str | None, ...]]:
+        entries, _ = await query(client, journal, period="all", kind="groupchat")
+        return [(e.get("peer"), e.get("direction"), e.get("in"), e.get("out")) for e in entries]
+
+    try:
+        await started(first)
+        await first.catch_up()
+        room = await open_room(a, ejabberd.settings.domain, "alice")
+        for client, nick in ((b, "bob"), (c, "carol"), (d, "dave")):
+            await client.plugin["xep_0045"].join_muc_wait(room, nick, timeout=10)
+        await leave(d, room, "dave", a)  # dave was there, but not while anyone spoke
+        await say(a, room, "Agenda for Monday?", c)
+        await say(b, room, "Budget first", c)  # carol only listens
+        await first.catch_up()
+        assert await rooms(c, first) == [(room.bare, "in", "2", "0")]
+        assert await rooms(b, first) == [(room.bare, "in", "1", "1")]
+        assert await rooms(d, first) == []
+
+        # while the journal is down carol stays in the room: catching up, the message is hers too
+        await first.stop()
+        await say(a, room, "Minutes follow", c)
+        await started(second)
+        await second.catch_up()
+        await leave(c, room, "carol", a)
+        await say(a, room, "Said after carol left", b)
+        await second.catch_up()
+        assert await rooms(c, second) == [(room.bare, "in", "3", "0")]
+        assert await rooms(b, second) == [(room.bare, "in", "3", "1")]
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+ROOM_STANZAS = {  # as ejabberd 24.12 sends them to local users (and so in service-log copies)
+    "self-presence": """<presence xmlns="jabber:client" to="carol@localhost/pc"
+        from="r@conference.localhost/carol"><x xmlns="http://jabber.org/protocol/muc#user">
+        <item jid="carol@localhost/pc" role="participant"/><status code="110"/></x></presence>""",
+    "nick change": """<presence xmlns="jabber:client" type="unavailable" to="carol@localhost/pc"
+        from="r@conference.localhost/carol"><x xmlns="http://jabber.org/protocol/muc#user">
+        <item nick="caro"/><status code="303"/><status code="110"/></x></presence>""",
+    "other left, jid hidden": """<presence xmlns="jabber:client" type="unavailable" to="carol@localhost/pc"
+        from="r@conference.localhost/bob"><x xmlns="http://jabber.org/protocol/muc#user">
+        <item role="none"/></x></presence>""",
+    "session dropped": """<presence xmlns="jabber:component:accept" type="unavailable" to="journal.localhost"
+        from="r@conference.localhost/bob"><x xmlns="http://jabber.org/protocol/muc#user">
+        <item jid="bob@localhost/phone" role="none"/></x></presence>""",
+    "room message": """<message xmlns="jabber:client" type="groupchat" to="carol@localhost/pc"
+        from="r@conference.localhost/alice"><body>hi</body></message>""",
+    "join refused": """<presence xmlns="jabber:client" type="error" to="carol@localhost/pc"
+        from="r@conference.localhost/carol"><error type="cancel"/></presence>""",
+    "other arrived": """<presence xmlns="jabber:client" to="carol@localhost/pc"
+        from="r@conference.localhost/dave"><x xmlns="http://jabber.org/protocol/muc#user">
+        <item jid="dave@localhost/x"/></x></presence>""",
+    "remote occupant left": """<presence xmlns="jabber:client" type="unavailable" to="carol@localhost/pc"
+        from="r@conference.localhost/eve"><x xmlns="http://jabber.org/protocol/muc#user">
+        <item jid="eve@example.org/x"/></x></presence>""",
+    "chat": """<message xmlns="jabber:client" type="chat" to="carol@localhost/pc" from="bob@localhost/phone">
+        <body>hi</body></message>""",
+}
+
+
+def test_room_presences_from_stanzas():
+    def seen(name: str) -> list[tuple[str, str, str | None, bool]]:
+        return [(p.room, p.occupant, p.nick, p.present)
+                for p in room_presences(ET.fromstring(ROOM_STANZAS[name]), "localhost")]
+
+    room = "r@conference.localhost"
+    assert seen("self-presence") == [(room, "carol@localhost/pc", "carol", True)]
+    assert seen("nick change") == []  # the new nick's self-presence follows at once
+    assert seen("other left, jid hidden") == [(room, "", "bob", False)]
+    assert seen("session dropped") == [(room, "bob@localhost/phone", "bob", False)]
+    assert seen("room message") == [(room, "carol@localhost/pc", None, True)]
+    assert seen("join refused") == [(room, "carol@localhost/pc", None, False)]
+    assert seen("remote occupant left") == [(room, "", "eve", False)]  # no local user has that nick
+    assert seen("other arrived") == seen("chat") == []  # dave's own copies say when he came
 
 
 async def test_a_screen_share_is_its_own_type(journal, pair, raw_client):

@@ -15,6 +15,7 @@ from bridge_bot.memory import Memory, user_context
 from schema import Base, create_engine
 from schema.migrate import include_object, upgrade_async
 from xmpp_components.journal.archive import ArchivedStanza
+from xmpp_components.journal.rooms import RoomPresence
 from xmpp_components.journal.store import JournalStore
 
 from .postgres import postgres_bin, private_postgres
@@ -80,6 +81,20 @@ async def test_journal_on_postgresql(postgres_url):
         assert await store.allowed(bob, set(), "group:Sales")
         assert not await store.allowed(carol, set(), "group:Sales")
         assert await store.cursor() == 4
+
+        # room messages count for the local users in the room, as ingest learns who is there
+        room, carol_pc = "team@conference.localhost", "carol@localhost/pc"
+
+        def said(index: int, body: str) -> ArchivedStanza:
+            return ArchivedStanza(index, room, True, bob, "bob", T0 + dt.timedelta(minutes=index), False,
+                                  body, False, None, "bob@localhost/phone")
+
+        await store.ingest([said(5, "Standup?")], 5, [RoomPresence(room, carol_pc, "carol", True)])
+        await store.ingest([said(6, "Carol left")], 6, [RoomPresence(room, carol_pc, "carol", False)])
+        assert [(r.peer, r.messages_in, r.preview) for r in (await store.query([carol]))[0]] == [
+            (room, 1, "bob: Standup?")]
+        bobs = (await store.query([bob], kinds=["groupchat"]))[0]
+        assert [(r.messages_out, r.preview) for r in bobs] == [(2, "bob: Carol left")]
     finally:
         await engine.dispose()
 

@@ -51,10 +51,12 @@ class ArchivedStanza:
     body: str
     correction: bool
     call: CallSignal | None
+    sender: str = ""
+    """For a room row: the full JID of the local or remote user who said it."""
 
 
 def decode(row_id: int, username: str, timestamp_us: int, bare_peer: str, xml: str, kind: str,
-           nick: str, domain: str) -> ArchivedStanza | None:
+           nick: str, domain: str, peer: str = "") -> ArchivedStanza | None:
     """Decode an archive row; None for rows the journal does not use (unparsable ones included)."""
     try:
         element = ElementTree.fromstring(xml)
@@ -89,7 +91,7 @@ def decode(row_id: int, username: str, timestamp_us: int, bare_peer: str, xml: s
     return ArchivedStanza(
         id=row_id, archive=owner, room=room, peer=bare_peer, nick=nick or "", when=when,
         outgoing=not room and sender == owner, body=body,
-        correction=element.find(CORRECTION) is not None, call=call)
+        correction=element.find(CORRECTION) is not None, call=call, sender=peer if room else "")
 
 
 class ArchiveReader:
@@ -103,9 +105,9 @@ class ArchiveReader:
         """Decoded stanzas with ids above ``cursor`` and the id of the last row read."""
         async with self.engine.connect() as connection:
             rows = (await connection.execute(text(
-                "SELECT id, username, timestamp, bare_peer, xml, kind, nick FROM archive "
+                "SELECT id, username, timestamp, bare_peer, xml, kind, nick, peer FROM archive "
                 "WHERE id > :cursor ORDER BY id LIMIT :limit"),
                 {"cursor": cursor, "limit": limit})).all()
-        decoded = [decode(r[0], r[1], r[2], r[3], r[4], r[5] or "chat", r[6] or "", self.domain)
+        decoded = [decode(r[0], r[1], r[2], r[3], r[4], r[5] or "chat", r[6] or "", self.domain, r[7] or "")
                    for r in rows]
         return [d for d in decoded if d is not None], (rows[-1][0] if rows else cursor)

@@ -1,9 +1,10 @@
 """journal.<domain>: one journal of every communication of each user (JO1–JO5).
 
 It follows ejabberd's message archive from a stored cursor (woken by ``mod_service_log`` copies,
-so entries appear within milliseconds, and caught up after any downtime), answers the
-``urn:switchboard:journal:0`` protocol and XEP-0050 commands, pushes new and changed entries to
-subscribed clients, and exports views as CSV or HTML through HTTP upload.
+so entries appear within milliseconds, and caught up after any downtime), learns from those
+copies who is in which room, answers the ``urn:switchboard:journal:0`` protocol and XEP-0050
+commands, pushes new and changed entries to subscribed clients, and exports views as CSV or
+HTML through HTTP upload.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from xmpp_components.stack.settings import StackSettings
 
 from .archive import ArchiveReader
 from .protocol import NS, JournalQuery, bad, entry_element, parse_query, rsm_element
+from .rooms import MUC_USER, RoomPresence, room_presences
 from .store import JournalStore
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,7 @@ class JournalComponent(SwitchboardComponent):
         self.cursor: int | None = None
         self.revision: int | None = None
         """The journal revision subscribers have been sent everything up to."""
+        self._room_presences: list[RoomPresence] = []  # seen, not yet applied
         self._wake = asyncio.Event()
         self._catching_up = asyncio.Lock()
         self._publishing = asyncio.Lock()
@@ -113,8 +116,8 @@ class JournalComponent(SwitchboardComponent):
         self._watch: asyncio.Task[None] | None = None
         self.register_plugin("xep_0363")
         self.register_plugin("xep_0334")
-        self.register_handler(Callback("service log copy", _ServiceLogCopy(FORWARD),
-                                       lambda _m: self._wake.set()))
+        self.register_handler(Callback("service log copy", _ServiceLogCopy(FORWARD), self._on_copy))
+        self.register_handler(Callback("room presence", _RoomOccupant(MUC_USER), self._on_room_presence))
         self.register_handler(CoroutineCallback("journal protocol", _PayloadNamespace(NS),
                                                 self._on_iq))  # type: ignore[arg-type]
         self.add_event_handler("session_start", self._start_following)
@@ -124,6 +127,20 @@ class JournalComponent(SwitchboardComponent):
         publish_commands(self)
 
     # --- following the archive --------------------------------------------------------------------
+
+    def _on_copy(self, message: Any) -> None:
+        """A copy of a stanza a local user sent or received: maybe news about a room; and the
+        archive may have grown."""
+        forwarded = message.xml.find(f"{{{FORWARD}}}forwarded")
+        for stanza in forwarded if forwarded is not None else ():
+            self._room_presences += room_presences(stanza, self.settings.domain)
+        self._wake.set()
+
+    def _on_room_presence(self, presence: Any) -> None:
+        """An occupant's presence that ejabberd sends the component itself (it shows who left
+        when a session just dropped and no other local user was in the room to see it)."""
+        self._room_presences += room_presences(presence.xml, self.settings.domain)
+        self._wake.set()
 
     def _start_following(self, _event: Any) -> None:
         if self._follow is None or self._follow.done():
@@ -152,10 +169,16 @@ class JournalComponent(SwitchboardComponent):
                 self.cursor = await self.store.cursor()
             changed = 0
             while True:
-                stanzas, last = await self.archive.after(self.cursor, 1000)
-                if last == self.cursor:
-                    break
-                result = await self.store.ingest(stanzas, last)
+                # who entered or left rooms before these rows were read comes first
+                presences, self._room_presences = self._room_presences, []
+                try:
+                    stanzas, last = await self.archive.after(self.cursor, 1000)
+                    if last == self.cursor and not presences:
+                        break
+                    result = await self.store.ingest(stanzas, last, presences)
+                except BaseException:
+                    self._room_presences[:0] = presences  # applied with the next try
+                    raise
                 self.cursor = last
                 changed += len(result.entries)
                 await self.publish_changes()
@@ -351,6 +374,14 @@ class JournalComponent(SwitchboardComponent):
     async def _export(self, _iq: Iq, payload: ET.Element, requester: str) -> ET.Element:
         url = await self.export(requester, parse_query(payload), payload.get("format", "csv"))
         return ET.Element(f"{{{NS}}}export", {"url": url})
+
+
+class _RoomOccupant(MatcherBase):  # type: ignore[misc]
+    """Presences that carry a room's occupant information (XEP-0045 ``muc#user``)."""
+
+    def match(self, xml: Any) -> bool:
+        element = xml if isinstance(xml, ET.Element) else xml.xml
+        return element.tag.endswith("}presence") and element.find(f"{{{self._criteria}}}x") is not None
 
 
 class _ServiceLogCopy(MatcherBase):  # type: ignore[misc]

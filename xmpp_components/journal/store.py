@@ -1,8 +1,9 @@
 """The journal's storage: entries built from archived stanzas, notes, grants, and queries.
 
 Ingest turns archive rows into journal entries — one per conversation (same peer or room, split
-by a quiet gap), one per A/V chat — and writes them with batched Core statements in the same
-transaction as the archive cursor, so a crash never loses or doubles an entry.
+by a quiet gap; a room's for everyone in it), one per A/V chat or screen share — and writes them
+with batched Core statements in the same transaction as the archive cursor, so a crash never
+loses or doubles an entry.
 """
 
 from __future__ import annotations
@@ -30,15 +31,24 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from schema import ComponentState, JournalEntry, JournalGrant, JournalNote, session_factory
+from schema import (
+    ComponentState,
+    JournalEntry,
+    JournalGrant,
+    JournalNote,
+    JournalRoomOccupant,
+    session_factory,
+)
 
 from .archive import ArchivedStanza
+from .rooms import RoomPresence
 
 CURSOR = ("journal", "archive_cursor")
 REVISION = ("journal", "revision")
@@ -102,7 +112,8 @@ class JournalStore:
         self.gap = gap
         self._open: dict[tuple[str, str, str], EntryState] = {}
         self._calls: dict[tuple[str, str], EntryState] = {}
-        self._room_speakers: dict[str, set[str]] = {}
+        self._occupants: dict[str, dict[str, str]] = {}  # room -> local occupant's full JID -> nick
+        self._occupancy: dict[tuple[str, str], tuple[str, dt.datetime] | None] = {}  # to write
         self.sqlite = engine.dialect.name == "sqlite"
 
     # --- cursor ------------------------------------------------------------------------------------
@@ -116,16 +127,22 @@ class JournalStore:
 
     # --- ingest ------------------------------------------------------------------------------------
 
-    async def ingest(self, stanzas: Sequence[ArchivedStanza], cursor: int) -> IngestResult:
-        """Apply archive stanzas (in id order) and move the cursor to ``cursor``, atomically."""
+    async def ingest(self, stanzas: Sequence[ArchivedStanza], cursor: int,
+                     presences: Sequence[RoomPresence] = ()) -> IngestResult:
+        """Apply who entered and left rooms, then archive stanzas (in id order), and move the
+        cursor to ``cursor``, atomically. A room message counts for the local users in the room
+        at that point: ``presences`` seen before the stanzas were read come first."""
         try:
             async with self.engine.begin() as connection:
                 await self._preload(connection, stanzas)
+                for presence in presences:
+                    await self._room_presence(connection, presence)
                 touched: dict[int, EntryState] = {}
                 for stanza in stanzas:
                     for state in await self._apply(connection, stanza):
                         touched[id(state)] = state
                 await self._write(connection, list(touched.values()))
+                await self._write_occupancy(connection)
                 await self._save_cursor(connection, cursor)
         except BaseException:
             self._forget()  # the cached states hold changes the rollback undid
@@ -138,7 +155,8 @@ class JournalStore:
         """Drop the cached entry states; ingest reads them from the database again."""
         self._open.clear()
         self._calls.clear()
-        self._room_speakers.clear()
+        self._occupants.clear()
+        self._occupancy.clear()
 
     async def _preload(self, connection: AsyncConnection, stanzas: Sequence[ArchivedStanza]) -> None:
         """Load the latest entry of every 1:1 conversation the batch touches in one query, so
@@ -227,17 +245,16 @@ class JournalStore:
         return [state]
 
     async def _room_message(self, connection: AsyncConnection, stanza: ArchivedStanza) -> list[EntryState]:
-        """A room message counts in the room entry of every local user who spoke in the room."""
+        """A room message counts in the room entry of every local user in the room, and of its
+        sender: who speaks there is there."""
         room = stanza.archive
-        if room not in self._room_speakers:  # after a restart: who had spoken there before
-            self._room_speakers[room] = set((await connection.execute(
-                select(JournalEntry.owner).distinct().where(JournalEntry.kind == "groupchat",
-                                                            JournalEntry.peer == room))).scalars())
-        speakers = self._room_speakers[room]
+        if stanza.peer.endswith("@" + self.domain) and stanza.sender:
+            await self._room_presence(connection, RoomPresence(room, stanza.sender, stanza.nick, True))
+        owners = {occupant.partition("/")[0] for occupant in await self._occupants_of(connection, room)}
         if stanza.peer.endswith("@" + self.domain):
-            speakers.add(stanza.peer)
+            owners.add(stanza.peer)
         changed = []
-        for owner in sorted(speakers):
+        for owner in sorted(owners):
             outgoing = owner == stanza.peer
             state = await self._conversation(connection, owner, "groupchat", room, stanza.when,
                                              "out" if outgoing else "in", f"archive:{stanza.id}")
@@ -251,6 +268,41 @@ class JournalStore:
             state.dirty = True
             changed.append(state)
         return changed
+
+    async def _occupants_of(self, connection: AsyncConnection, room: str) -> dict[str, str]:
+        """The local users in ``room`` (full JID -> nick), read once and then kept current."""
+        if room not in self._occupants:
+            self._occupants[room] = {row.occupant: row.nick for row in await connection.execute(
+                select(JournalRoomOccupant.occupant, JournalRoomOccupant.nick)
+                .where(JournalRoomOccupant.room == room))}
+        return self._occupants[room]
+
+    async def _room_presence(self, connection: AsyncConnection, presence: RoomPresence) -> None:
+        """A local user entered or left a room (written with the batch)."""
+        occupants = await self._occupants_of(connection, presence.room)
+        if presence.present:
+            nick = presence.nick if presence.nick is not None else occupants.get(presence.occupant, "")
+            if occupants.get(presence.occupant) != nick:
+                occupants[presence.occupant] = nick
+                self._occupancy[(presence.room, presence.occupant)] = (nick, dt.datetime.now(dt.UTC))
+            return
+        gone = [presence.occupant] if presence.occupant else [
+            occupant for occupant, nick in occupants.items() if nick == presence.nick]
+        for occupant in gone:
+            if occupants.pop(occupant, None) is not None:
+                self._occupancy[(presence.room, occupant)] = None
+
+    async def _write_occupancy(self, connection: AsyncConnection) -> None:
+        """Store who entered (or changed nick) and who left rooms since the last batch."""
+        if not self._occupancy:
+            return
+        await connection.execute(delete(JournalRoomOccupant).where(
+            tuple_(JournalRoomOccupant.room, JournalRoomOccupant.occupant).in_(list(self._occupancy))))
+        entered = [{"room": room, "occupant": occupant, "nick": value[0], "since": value[1]}
+                   for (room, occupant), value in self._occupancy.items() if value is not None]
+        if entered:
+            await connection.execute(insert(JournalRoomOccupant), entered)
+        self._occupancy.clear()
 
     async def _conversation(self, connection: AsyncConnection, owner: str, kind: str, peer: str,
                             when: dt.datetime, direction: str, source: str) -> EntryState:
