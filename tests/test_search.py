@@ -91,3 +91,29 @@ async def test_search_finds_a_message_that_arrived_while_offline_from_the_archiv
     await again.search.wait_read()
     assert await again.search.count() == 3
     assert len(await again.search.search("lunch")) == 2
+
+
+async def test_reading_the_archive_resumes_where_it_stopped(pair, session_for, raw_client, monkeypatch):
+    from tui.session import search
+
+    alice, bob = pair
+    monkeypatch.setattr(search, "PAGE", 2)
+    phone = await raw_client(alice, resource="phone")
+    peer = await raw_client(bob)
+    for n in range(5):
+        peer.send_message(mto=JID(alice.jid.bare), mbody=f"archived number {n}", mtype="chat")
+        await asyncio.wait_for(phone.inbox.get(), 10)
+
+    first, watch = await session_for(alice)
+    # stopped right after the first page (the newest two) went into the index
+    first.subscribe(lambda e: isinstance(e, search.IndexChanged) and e.added and first.search.stop_reading())
+    await first.search.wait_read()
+    assert await first.search.count() == 2
+    assert [h.message.body for h in await first.search.search("archived")] == [
+        "archived number 4", "archived number 3"]
+    await first.stop()
+
+    again, _ = await session_for(alice)
+    await again.search.wait_read()
+    assert [h.message.body for h in await again.search.search("archived")] == [
+        f"archived number {n}" for n in range(4, -1, -1)]

@@ -63,6 +63,7 @@ async def page(stream: Any, archive: str | None, *, with_jid: str | None = None,
     finally:
         results = collector.stop()
     messages = [r for r in results if isinstance(r, Message)]
-    return ArchivePage(messages, bool(fin["mam_fin"]["complete"]),
+    complete = fin["mam_fin"]["complete"]  # slixmpp gives the attribute's text: "false" is not False
+    return ArchivePage(messages, complete is True or str(complete).lower() in ("true", "1"),
                        messages[0]["mam_result"]["id"] if messages else "",
                        messages[-1]["mam_result"]["id"] if messages else "")

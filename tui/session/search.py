@@ -84,6 +84,7 @@ class SearchService:
         self._flush: asyncio.Handle | None = None
         self._queue: list[str] = []
         self._reader: asyncio.Task[None] | None = None
+        self._stopped = False
         self.reading = False
         """Whether the server archive is being read into the index now."""
         self.problem = ""
@@ -153,7 +154,7 @@ class SearchService:
             if event.state == "online":
                 self.read_archive(*self.session.contacts, *self.session.conversations)
             else:
-                self._cancel_reading()
+                self.stop_reading()
 
     def _later(self, message: IndexedMessage, correction: bool = False) -> None:
         """Queue a message for the index; queued messages are written together once the loop is idle."""
@@ -199,16 +200,20 @@ class SearchService:
             if bare not in self._queue and bare != self.session.jid.bare:
                 self._queue.append(bare)
         if self._reader is None or self._reader.done():
+            self._stopped = False
             self._reader = asyncio.get_running_loop().create_task(self._read_queue())
             self._reader.add_done_callback(_log_failure)
 
-    def _cancel_reading(self) -> None:
+    def stop_reading(self) -> None:
+        """Stop reading the archive now: what was read stays indexed, and the next reading (the
+        next time the session comes online) resumes where this one stopped."""
         self._queue.clear()
+        self._stopped = True
         if self._reader is not None:
             self._reader.cancel()
 
     async def _stop_reading(self) -> None:
-        self._cancel_reading()
+        self.stop_reading()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
@@ -224,18 +229,18 @@ class SearchService:
         self.reading = True
         done: set[str] = set()
         try:
-            while self._queue:
-                jid = self._queue[0]
-                if jid not in done:
-                    done.add(jid)
-                    try:
-                        await self.read_conversation(jid)
-                    except (IqError, IqTimeout) as exc:
-                        log.info("archive of a conversation not readable: %s", type(exc).__name__)
-                    except IndexUnusable as exc:
-                        self._failed(exc)
-                        return
-                self._queue.pop(0)
+            while self._queue and not self._stopped:
+                jid = self._queue.pop(0)
+                if jid in done:
+                    continue
+                done.add(jid)
+                try:
+                    await self.read_conversation(jid)
+                except (IqError, IqTimeout) as exc:
+                    log.info("archive of a conversation not readable: %s", type(exc).__name__)
+                except IndexUnusable as exc:
+                    self._failed(exc)
+                    return
         finally:
             self.reading = False
             self._emit(IndexChanged("", 0, False))
@@ -253,9 +258,9 @@ class SearchService:
                 page = await self._page(jid, room, after=state.newest)
                 state = dataclasses.replace(state, newest=page.last or state.newest)
                 added += await self._store(jid, page, state)
-                if page.complete or not page.results:
+                if page.complete or not page.results or self._stopped:
                     break
-        while not state.complete:
+        while not state.complete and not self._stopped:
             page = await self._page(jid, room, before=state.oldest or True)
             state = dataclasses.replace(state, newest=state.newest or page.last,
                                         oldest=page.first or state.oldest,
