@@ -15,7 +15,6 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Input
 
 from tui.session import ChatSession, events
@@ -26,6 +25,7 @@ from tui.widgets.roster import RosterList
 from tui.widgets.roster.roster_filter import RosterFilter
 
 from .background import run_reported
+from .commands import ActionCommands, Command
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -56,27 +56,13 @@ TOOL_BINDINGS = [
 MESSAGE_ACTIONS = ("export", "forward", "copy_message")
 """Actions that need an open conversation."""
 
-ToolCommand = tuple[str, str, Callable[[], object]]
-
-
-class ToolCommands(Provider):
+class ToolCommands(ActionCommands):
     """These tools in the command palette."""
 
-    def _commands(self) -> list[ToolCommand]:
+    def commands(self) -> list[Command]:
+        """The tools of the main screen that apply now."""
         screen = self.screen
         return screen.tool_commands() if isinstance(screen, ConversationTools) else []
-
-    async def discover(self) -> Hits:
-        """Every tool that applies now."""
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        """Tools matching ``query``."""
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            if (score := matcher.match(title)) > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
 class ConversationTools(_Base):
@@ -124,9 +110,9 @@ class ConversationTools(_Base):
         messages = self.session.conversation(self.open_jid).messages
         return messages[-1] if messages else None
 
-    def tool_commands(self) -> list[ToolCommand]:
+    def tool_commands(self) -> list[Command]:
         """The tools that apply now, for the command palette: (title, help, callback)."""
-        commands: list[ToolCommand] = [
+        commands: list[Command] = [
             ("Search messages", "Find words in every conversation and jump there (Ctrl+F)",
              self.action_search_messages),
             ("Search contacts and directory", "Filter the list as you type; Enter asks the server's "
