@@ -15,21 +15,24 @@ from tui.session.callinfo import CallChanged
 from tui.session.rooms import RoomError
 from tui.widgets.call import CallPanel, VideoView
 from tui.widgets.chat import Composer, MessageLog
+from tui.widgets.chat.compose_bar import ComposeBar
 from tui.widgets.chat.transfer_bar import TransferBar
 from tui.widgets.presence_bar import PresenceBar
 from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList, presence_dot
 from tui.widgets.roster.roster_filter import RosterFilter
 
+from .conversation import ConversationActions, ConversationCommands
 from .conversation_tools import TOOL_BINDINGS, ConversationTools, ToolCommands
 from .files import FILE_BINDINGS, FileActions, FileCommands
 from .rooms import NO_CONVERSATION, ROOM_BINDINGS, RoomActions, RoomCommands, room_title
 
 
-class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Screen[None]):
+class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, ConversationActions,
+                 Screen[None]):
     """Rooms and roster side by side with the open conversation."""
 
-    COMMANDS = {RoomCommands, FileCommands, ToolCommands}
+    COMMANDS = {RoomCommands, FileCommands, ConversationCommands, ToolCommands}
 
     BINDINGS = [
         Binding("escape", "focus_roster", "Contacts"),
@@ -65,6 +68,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Scree
                 yield Static(NO_CONVERSATION, id="conversation-title")
                 yield MessageLog(id="messages")
                 yield TransferBar(self.session, id="transfers")
+                yield ComposeBar(id="compose-bar")
                 yield Composer(id="composer", placeholder="Message (Enter sends, Alt+Enter new line)")
         yield Footer()
 
@@ -182,6 +186,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Scree
         composer.disabled = False
         composer.focus()
         self._mark_read()
+        self.conversation_opened(jid)
         self.refresh_bindings()
 
     def _mark_read(self) -> None:
@@ -221,7 +226,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Scree
             event.composer.text = event.text
             return
         try:
-            self.session.send_chat(self.open_jid, event.text)
+            self.send_from_composer(event.text)
         except RoomError as exc:
             self.notify(str(exc), severity="warning")
             event.composer.text = event.text
@@ -282,5 +287,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Scree
                 roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})
         elif isinstance(event, CallChanged):
             self._show_call(event)
+        elif isinstance(event, (events.HistoryPrepended, events.ChatStateChanged)):
+            self.on_conversation_event(event)
         elif not self.on_tool_event(event):
             self.on_room_event(event)

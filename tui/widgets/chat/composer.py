@@ -1,12 +1,21 @@
-"""Where the user types: Enter sends, Alt+Enter / Shift+Enter / Ctrl+J insert a line break."""
+"""Where the user types: Enter sends, Alt+Enter / Shift+Enter / Ctrl+J insert a line break.
+
+In an empty box ↑ asks to correct my last message (as in Conversations and Gajim); Shift+Tab goes to
+the messages to pick one; Tab completes a nickname in a room; Esc drops a reply or correction being
+written.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from textual import events
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from tui.session.mentions import completions
 
 NEWLINE_KEYS = frozenset({"shift+enter", "alt+enter", "ctrl+j"})
 
@@ -22,6 +31,8 @@ class Composer(TextArea):
     }
     """
 
+    BINDINGS = [Binding("shift+tab", "pick_message", "Pick message", show=False)]  # the placeholder says it
+
     @dataclass
     class Submitted(Message):
         """The user pressed Enter with some text."""
@@ -29,9 +40,23 @@ class Composer(TextArea):
         composer: Composer
         text: str
 
+    class EditLast(Message):
+        """↑ in the empty box: the user wants to correct their last message."""
+
+    class PickMessage(Message):
+        """The user wants to choose a message to act on."""
+
+    class Dismissed(Message):
+        """Esc while replying or correcting: drop that (the text stays)."""
+
     def __init__(self, *, id: str | None = None, placeholder: str = "") -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          placeholder=placeholder)
+        self.context = ""
+        """What the text being written is (a reply, a correction); empty for a new message."""
+        self.nicks: Callable[[], Iterable[str]] | None = None
+        """The nicknames Tab completes (the open room's occupants); None outside rooms."""
+        self._cycle: tuple[int, list[str], int, str] | None = None  # start, options, which, text
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -47,4 +72,34 @@ class Composer(TextArea):
             event.prevent_default()
             self.insert("\n")
             return
+        if (event.key == "up" and not self.text) or (event.key == "escape" and self.context) \
+                or (event.key == "tab" and self._complete()):
+            event.stop()
+            event.prevent_default()
+            if event.key != "tab":
+                self.post_message(self.EditLast() if event.key == "up" else self.Dismissed())
+            return
+        self._cycle = None
         await super()._on_key(event)
+
+    def _complete(self) -> bool:
+        """Tab: complete the nickname before the cursor; again: the next one that fits."""
+        if self.nicks is None:
+            return False
+        row, column = self.cursor_location
+        line = self.document.get_line(row)
+        if self._cycle is not None and self._cycle[3] == self.text:
+            start, options, which, _ = self._cycle
+            end, which = start + len(options[which]), (which + 1) % len(options)
+        else:
+            found = completions(line[:column], self.nicks())
+            if found is None:
+                return False
+            (start, options), which, end = found, 0, column
+        self.replace(options[which], (row, start), (row, end))
+        self._cycle = (start, options, which, self.text)
+        return True
+
+    def action_pick_message(self) -> None:
+        """Go to the messages to choose one."""
+        self.post_message(self.PickMessage())

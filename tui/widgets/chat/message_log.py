@@ -22,13 +22,14 @@ from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
 from tui.session.model import ChatMessage, Conversation, Delivery, Direction
 
+from . import message_extras as extras
 from .file_entry import body_plain, body_text
+from .selection import SelectableLog
 
 WINDOW = 1000
 """Newest messages laid out when a conversation opens."""
@@ -82,7 +83,7 @@ def delivery_label(message: ChatMessage, compact: bool = False) -> Text:
                                 for text, style in delivery_parts(message, compact))
 
 
-class MessageLog(ScrollView, can_focus=True):
+class MessageLog(SelectableLog, can_focus=True):
     """The history of one :class:`~tui.session.model.Conversation`, newest at the bottom."""
 
     DEFAULT_CSS = """
@@ -154,12 +155,29 @@ class MessageLog(ScrollView, can_focus=True):
         if index < self._first:
             return
         self._cache.discard((index, self._width))
+        if message.corrected or message.retracted:  # replies quoting it show its new text
+            refs = {message.id, message.room_id} - {""}
+            for other, reply in enumerate(self.conversation.messages[self._first:], self._first):
+                if reply.reply_to in refs:
+                    self._cache.discard((other, self._width))
         height = self._measure(message)
         if height != self._heights[index - self._first]:
             self._heights[index - self._first] = height
             self._starts = [0, *accumulate(self._heights)]
             self._resize_virtual()
         self.refresh()
+
+    def messages_prepended(self, count: int) -> None:
+        """``count`` older messages were put in front of the conversation (history paged in from
+        the server): lay the window out again where it was, then show them above it if the view
+        is at its top."""
+        if self.conversation is None:
+            return
+        self._first += count
+        self._cache.clear()
+        self._layout()
+        if self.scroll_y <= 0:
+            self._page_in_older()
 
     def lines_of(self, message: ChatMessage) -> list[str]:
         """The plain text of ``message`` as the log shows it (for tests and copy)."""
@@ -234,7 +252,10 @@ class MessageLog(ScrollView, can_focus=True):
         header = 1 if self._header_fits(message, who_width) else 2
         body_width = max(1, self._width - BODY_INDENT)
         body = sum(len(divide_line(line, body_width, fold=True)) + 1
-                   for line in body_plain(message).split("\n"))
+                   for line in extras.body_plain(message, body_plain(message), sender).split("\n"))
+        reactions = extras.reactions(message, self.names, self.me)
+        body += 1 if extras.quote(message, None, self.names, self.me) else 0
+        body += len(divide_line(reactions.plain, body_width, fold=True)) + 1 if reactions else 0
         return header + body + 1  # a blank line after each message
 
     def _strips(self, index: int) -> list[Strip]:
@@ -255,10 +276,15 @@ class MessageLog(ScrollView, can_focus=True):
             ticks = delivery_label(message, compact=True)
             ticks.justify, ticks.no_wrap, ticks.overflow = "right", True, "ellipsis"
             header = [who, ticks]
-        body = Padding(body_text(message), (0, 0, 0, BODY_INDENT))
+        body = Padding(extras.body(message, body_text(message), self._sender_name(message)),
+                       (0, 0, 0, BODY_INDENT))
+        quote = extras.quote(message, self.conversation, self.names, self.me)
+        reactions = extras.reactions(message, self.names, self.me)
+        around = [Padding(part, (0, 0, 0, BODY_INDENT)) if part else None for part in (quote, reactions)]
+        parts = [*header, around[0], body, around[1], Text("")]
         console = self.app.console
         options = console.options.update_width(self._width)
-        lines = console.render_lines(Group(*header, body, Text("")), options, pad=False)
+        lines = console.render_lines(Group(*(p for p in parts if p is not None)), options, pad=False)
         return [Strip(line) for line in lines]
 
     def render_line(self, y: int) -> Strip:
@@ -276,4 +302,5 @@ class MessageLog(ScrollView, can_focus=True):
             self._resize_virtual()
         offset = line - self._starts[relative]
         strip = strips[offset] if offset < len(strips) else Strip.blank(width, style)
-        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(Style())
+        strip = strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(Style())
+        return self.mark_selected(strip, self.conversation.messages[self._first + relative])
