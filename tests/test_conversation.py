@@ -277,3 +277,37 @@ def test_nick_completion_and_mention_spans():
     assert completions("hello ", nicks) is None and completions("@zed", nicks) is None
     assert find("bob, @Bobby and carol's mail bobcat", nicks) == [
         (0, 3, "bob"), (5, 11, "Bobby"), (16, 21, "carol")]
+
+
+async def test_what_i_do_on_another_device_shows_here(pair, session_for, raw_client):
+    session, watch, peer, bob = await chatting(pair, session_for, raw_client)
+    alice = pair[0]
+    phone = await raw_client(alice, resource="phone", plugins=PEER_PLUGINS)
+    question = say(peer, alice.jid.bare, "Coffee?")  # both of alice's devices get it
+    conversation = session.conversation(bob)
+    await watch.until(lambda: conversation.messages, what="bob's question")
+    await asyncio.wait_for(phone.inbox.get(), 10)
+
+    reaction = phone.make_message(mto=JID(bob), mtype="chat")  # as Conversations sends it: chat,
+    phone.plugin["xep_0444"].set_reactions(reaction, question["id"], ["☕"])  # so it is carbon-copied
+    reaction.send()
+    mine = conversation.messages[0]
+    await watch.until(lambda: mine.reactions == {alice.jid.bare: ("☕",)}, what="my reaction, as a carbon")
+
+
+async def test_typing_in_a_room(pair, session_for, raw_client):
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=(*ROOM_PLUGINS, *PEER_PLUGINS))
+    states = queue_of(peer, "chatstate")
+    session, watch = await session_for(alice)
+    room = await room_with_peer(session, watch, peer, "Typing")
+
+    composing = peer.make_message(mto=JID(room.jid), mtype="groupchat")
+    composing["chat_state"] = "composing"
+    composing.send()
+    await watch.until(lambda: session.typing.typing_in(room.jid) == {"bob": "composing"},
+                      what="bob typing in the room")
+    session.typing.typed(room.jid)
+    mine = await next_matching(states, lambda m: m["from"].resource == room.nick)
+    assert (mine["type"], mine["chat_state"]) == ("groupchat", "composing")
+    assert session.typing.typing_in(room.jid) == {"bob": "composing"}  # my own echo is not "typing"

@@ -236,3 +236,23 @@ def test_conversation_with_reaction_reply_correction_retraction(snap_compare):
 
 def test_conversation_at_80x24(snap_compare):
     assert snap_compare(conversation_app(), terminal_size=(80, 24), run_before=open_and_pick)
+
+
+async def test_message_actions_are_in_the_command_palette():
+    app = conversation_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await populate(pilot)
+        app.main_screen.open_conversation("bob@localhost")
+        await pilot.pause()
+        titles = [title for title, _help, _do in app.main_screen.message_commands()]
+        assert titles == ["Pick a message", "Reply to message", "React to message",
+                          "Correct my last message", "Retract my last message", "Load older messages"]
+        await pilot.press("ctrl+p", *"Correct my last")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.main_screen.query_one(Composer).text == "@carol see above"
+        assert "Correcting" in str(app.main_screen.query_one(ComposeBar).render())
+        await pilot.press("escape")  # drops the correction and its text
+        assert app.main_screen.query_one(Composer).text == ""
+        assert not app.main_screen.query_one(ComposeBar).display
