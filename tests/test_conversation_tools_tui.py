@@ -257,3 +257,32 @@ async def test_o_moves_the_highlighted_contact_into_a_new_group(make_account, se
                           what="dave moved")
         laptop, laptop_watch = await session_for(alice)  # another device of alice sees it too
         assert laptop.contacts[dave.jid.bare].groups == ("Customers",)
+
+
+async def test_a_hit_older_than_the_loaded_history_is_paged_in(pair, raw_client, stack_settings,
+                                                               monkeypatch):
+    from tui.session import history
+
+    monkeypatch.setattr(history, "PAGE", 4)  # the hit is three pages back
+    alice, bob = pair
+    phone = await raw_client(alice, resource="phone")
+    peer = await raw_client(bob)
+    for text in ["The old contract number is K-2231", *(f"later message {n}" for n in range(9))]:
+        peer.send_message(mto=JID(alice.jid.bare), mbody=text, mtype="chat")
+        await asyncio.wait_for(phone.inbox.get(), 10)
+    app, watch = await online_app(alice, stack_settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: app.session.state == "online", what="online")
+        await app.session.search.wait_read()
+        await pilot.press("ctrl+f", *"contract", "enter", "enter")
+        conversation = app.session.conversation(bob.jid.bare)
+        await watch.until(lambda: any(m.body.startswith("The old contract") for m in conversation.messages),
+                          what="the hit paged in")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        hit = next(m for m in conversation.messages if m.body.startswith("The old contract"))
+        assert app.main_screen.open_jid == bob.jid.bare
+        assert len(conversation.messages) == 10
+        log = app.main_screen.query_one("#messages")
+        if hasattr(log, "select"):  # the conversation view's selection: the hit is picked
+            assert log.selected is hit

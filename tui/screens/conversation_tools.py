@@ -173,17 +173,21 @@ class ConversationTools(_Base):
         jid = hit.message.conversation
         if not self.select_room(jid):
             self.open_conversation(jid)
-        message = self.session.conversation(jid).by_id.get(hit.message.message_id)
-        if message is None:
-            when = hit.message.time.astimezone()
-            self.notify(f"That message is from {when:%d %b %Y %H:%M}, older than the history loaded "
-                        "here; scroll up to page it in.", title="Search")
-            return
-        log_view = self.query_one(MessageLog)
-        select = getattr(log_view, "select", None)  # the conversation view's message selection
-        if callable(select):
-            select(message)
-            log_view.focus()
+        found = hit.message
+
+        def show(message: ChatMessage | None) -> None:
+            if message is None:
+                self.notify(f"That message is from {found.time.astimezone():%d %b %Y %H:%M} and could "
+                            "not be brought into the conversation here (older than the history "
+                            "loaded, or not connected); its text is in the search.", title="Search")
+                return
+            log_view = self.query_one(MessageLog)
+            select = getattr(log_view, "select", None)  # the conversation view's message selection
+            if callable(select) and self.open_jid == jid:
+                select(message)
+                log_view.focus()
+
+        self._tool_run(self.session.search.bring_in(jid, found.message_id, found.time), "Search", show)
 
     def action_filter(self) -> None:
         """Into the search field above the list."""

@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ T = TypeVar("T")
 
 PAGE = 100
 """Archived messages asked for at a time."""
+
+SLACK = dt.timedelta(minutes=5)
+"""How much older than a message the loaded history may reach before looking for it further
+back is given up (time stamps of copies of one message differ a little)."""
 
 MUC_USER = "http://jabber.org/protocol/muc#user"
 
@@ -134,6 +139,41 @@ class SearchService:
         if self._index is not None:
             await self._write_pending()
             await self._run(self._index.close)
+
+    async def bring_in(self, jid: str, message_id: str, time: dt.datetime,
+                       max_pages: int = 200) -> ChatMessage | None:
+        """The message ``message_id`` of ``jid``'s conversation, paging older history in from the
+        server archive until it is there (1:1 chats; a room shows what it loaded on joining). None
+        when it cannot be brought in: offline, a room, the archive no longer has it."""
+        from .history import HistoryError
+
+        conversation = self.session.conversation(jid)
+        history = self.session.history
+        paged = asyncio.Event()
+
+        def on_page(event: events.SessionEvent) -> None:
+            if isinstance(event, (events.HistoryLoaded, events.HistoryPrepended)) and event.jid == jid:
+                paged.set()
+
+        unsubscribe = self.session.subscribe(on_page)
+        try:
+            for _page in range(max_pages):
+                message = conversation.by_id.get(message_id)
+                if message is not None:
+                    return message
+                if (jid in self.session.rooms or self.session.state != "online"
+                        or not history.has_older(jid)
+                        or conversation.messages and conversation.messages[0].time < time - SLACK):
+                    return None
+                paged.clear()
+                if not await history.older(jid) and not paged.is_set():
+                    # a page asked for by someone else (opening the conversation) is on its way
+                    await asyncio.wait_for(paged.wait(), mam.TIMEOUT)
+        except (HistoryError, TimeoutError):
+            return None
+        finally:
+            unsubscribe()
+        return None
 
     # --- what the session shows ---------------------------------------------------------------------
 
