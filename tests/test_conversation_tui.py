@@ -15,7 +15,7 @@ from slixmpp import JID
 from tui.app import SwitchboardApp
 from tui.screens.message_dialogs import ReactionPicker
 from tui.screens.room_dialogs import Question
-from tui.session import ChatMessage, Delivery, Direction
+from tui.session import ChatMessage, Delivery, Direction, events
 from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.chat.compose_bar import ComposeBar
 from tui.widgets.roster import RosterList
@@ -141,6 +141,22 @@ async def test_history_pages_back_when_scrolled_to_the_top(pair, raw_client, sta
         await pilot.pause()
         assert log.selected is conversation.messages[0] and "message 000" in shown(app)
         assert [m.body for m in conversation.messages] == [f"message {i:03d}" for i in range(120)]
+
+
+async def test_a_conversation_opened_before_login_gets_its_history_once_online(pair, raw_client,
+                                                                              stack_settings):
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=PEER_PLUGINS)
+    say(peer, alice.jid.bare, "left while you were out")  # kept offline and in the archive
+    app, watch = online_app(alice, stack_settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.main_screen.open_conversation(bob.jid.bare)  # before the session is online
+        conversation = app.session.conversation(bob.jid.bare)
+        await watch.until(lambda: any(isinstance(e, events.HistoryLoaded) for e in watch.events),
+                          what="the history, once online")
+        await pilot.pause()
+        assert [m.body for m in conversation.messages] == ["left while you were out"]
+        assert "left while you were out" in shown(app)
 
 
 async def test_typing_shows_both_ways(pair, raw_client, stack_settings):

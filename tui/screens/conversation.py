@@ -96,7 +96,7 @@ class ConversationActions(_Base):
         composer.placeholder = ROOM_PLACEHOLDER if room else PLACEHOLDER
         self._show_context()
         self._show_typing()
-        if room is None and self.session.state == "online":
+        if room is None:  # offline: it comes once online
             self._history(self.session.history.open(jid))
 
     def _history(self, work: Coroutine[Any, Any, int]) -> None:

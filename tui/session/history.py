@@ -8,6 +8,7 @@ archive change the messages they name (see :mod:`tui.session.message_actions`).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -42,6 +43,23 @@ class ChatHistory:
         self._oldest: dict[str, str] = {}  # archive id of the oldest message fetched, per conversation
         self._complete: set[str] = set()  # conversations whose first message is here
         self._busy: set[str] = set()
+        self._wanted: set[str] = set()  # opened while offline: loaded once online
+        self._tasks: set[asyncio.Task[int]] = set()
+        session.subscribe(self._on_event)
+
+    def _on_event(self, event: events.SessionEvent) -> None:
+        if isinstance(event, events.ConnectionChanged) and event.state == "online" and self._wanted:
+            for jid in self._wanted:
+                task = asyncio.get_running_loop().create_task(self._fetch_quietly(jid))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            self._wanted.clear()
+
+    async def _fetch_quietly(self, jid: str) -> int:
+        try:
+            return await self.open(jid)
+        except HistoryError:
+            return 0  # logged; scrolling to the top tries again
 
     def has_older(self, jid: str) -> bool:
         """Whether the archive may hold messages of ``jid`` older than those here."""
@@ -49,8 +67,12 @@ class ChatHistory:
 
     async def open(self, jid: str) -> int:
         """The newest page of the conversation with ``jid``, the first time it is opened in this
-        session; returns how many messages it added (then :class:`~events.HistoryLoaded`)."""
+        session; returns how many messages it added (then :class:`~events.HistoryLoaded`). Asked
+        while offline, it comes once the session is online."""
         if jid in self._oldest or jid in self._complete or jid in self._busy:
+            return 0
+        if self.session.state != "online":
+            self._wanted.add(jid)
             return 0
         return await self._fetch(jid, True)
 
