@@ -99,7 +99,7 @@ class ChatHistory:
             self._busy.discard(jid)
         if page.first:
             self._oldest[jid] = page.first
-        if len(page.results) < PAGE:  # ejabberd 24.12 says complete on every page asked with before
+        if page.complete or len(page.results) < PAGE:
             self._complete.add(jid)
         conversation = self.session.conversation(jid)
         fresh: list[ChatMessage] = []
