@@ -238,12 +238,17 @@ async def test_history_pages_back_without_duplicates(pair, session_for, raw_clie
     assert "This person attempted to retract" not in bodies
 
 
+async def in_a_room(pair, session_for, raw_client, name: str) -> tuple[Any, Any, Any, Any]:
+    """Alice in our session and bob in a foreign client, both in a new room of hers."""
+    peer = await raw_client(pair[1], plugins=(*ROOM_PLUGINS, *PEER_PLUGINS))
+    session, watch = await session_for(pair[0])
+    return session, watch, peer, await room_with_peer(session, watch, peer, name)
+
+
 async def test_mentions_in_a_room_are_sent_as_references_and_highlighted(pair, session_for, raw_client):
-    alice, bob = pair
-    peer = await raw_client(bob, plugins=(*ROOM_PLUGINS, *PEER_PLUGINS))
+    alice = pair[0]
+    session, watch, peer, room = await in_a_room(pair, session_for, raw_client, "Mentions")
     said = queue_of(peer, "groupchat_message")
-    session, watch = await session_for(alice)
-    room = await room_with_peer(session, watch, peer, "Mentions")
 
     start, options = completions("@b", room.occupants)
     assert (start, options) == (0, ["@bob "])
@@ -296,11 +301,8 @@ async def test_what_i_do_on_another_device_shows_here(pair, session_for, raw_cli
 
 
 async def test_typing_in_a_room(pair, session_for, raw_client):
-    alice, bob = pair
-    peer = await raw_client(bob, plugins=(*ROOM_PLUGINS, *PEER_PLUGINS))
+    session, watch, peer, room = await in_a_room(pair, session_for, raw_client, "Typing")
     states = queue_of(peer, "chatstate")
-    session, watch = await session_for(alice)
-    room = await room_with_peer(session, watch, peer, "Typing")
 
     composing = peer.make_message(mto=JID(room.jid), mtype="groupchat")
     composing["chat_state"] = "composing"
