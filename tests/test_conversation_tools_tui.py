@@ -130,6 +130,14 @@ async def test_the_tools_are_in_the_command_palette():
 # --- against the server -------------------------------------------------------------------------------
 
 
+def highlight(app: SwitchboardApp, jid: str) -> RosterList:
+    """Put the focus on the list, on ``jid``'s entry."""
+    roster = app.main_screen.query_one(RosterList)
+    roster.focus()
+    roster.highlighted = roster.get_option_index(jid)
+    return roster
+
+
 async def online_app(account, settings) -> tuple[SwitchboardApp, SessionWatcher]:
     app = SwitchboardApp(session_account(account, settings))
     return app, SessionWatcher(app.session)
@@ -161,9 +169,7 @@ async def test_p_and_m_pin_and_mute_the_highlighted_contact(pair, stack_settings
     async with app.run_test(size=(100, 30)) as pilot:
         await watch.until(lambda: app.session.state == "online", what="online")
         await pilot.pause()
-        roster = app.main_screen.query_one(RosterList)
-        roster.focus()
-        roster.highlighted = roster.get_option_index(bob.jid.bare)
+        roster = highlight(app, bob.jid.bare)
         await pilot.press("p", "m")
         await watch.until(lambda: app.session.pins.is_pinned(bob.jid.bare)
                           and app.session.pins.is_muted(bob.jid.bare), what="pinned and muted")
@@ -245,9 +251,7 @@ async def test_o_moves_the_highlighted_contact_into_a_new_group(make_account, se
         await roster_edit.add_contact(app.session, dave.jid.bare, "Dave", "Suppliers")
         await watch.until(lambda: dave.jid.bare in app.session.contacts, what="dave")
         await pilot.pause()
-        roster = app.main_screen.query_one(RosterList)
-        roster.focus()
-        roster.highlighted = roster.get_option_index(dave.jid.bare)
+        highlight(app, dave.jid.bare)
         await pilot.press("o")
         await pilot.pause()
         assert isinstance(app.screen, GroupChooser)

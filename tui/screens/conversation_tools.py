@@ -10,7 +10,6 @@ do next.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
     _Base = Screen[None]
 else:
     _Base = object
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
