@@ -17,6 +17,7 @@ from . import (
     history_render,
     journal_live,
     journal_speed,
+    search_index,
     tui_burst,
     tui_start,
 )
@@ -37,6 +38,7 @@ WITH_SERVER: dict[str, Benchmark] = {
 ALONE: dict[str, Benchmark] = {
     "history_render": history_render.run,
     "journal_speed": journal_speed.run,
+    "search_index": search_index.run,
     "tui_start": tui_start.run,
 }
 
