@@ -40,6 +40,12 @@ T = TypeVar("T")
 PAGE = 100
 """Archived messages asked for at a time."""
 
+SLICE = 20
+"""Archived messages read from a page before the loop gets a turn (~2 ms of work)."""
+
+WRITE_EVERY = 0.5
+"""Seconds messages the session shows wait to be written to the index (searching writes them first)."""
+
 SLACK = dt.timedelta(minutes=5)
 """How much older than a message the loaded history may reach before looking for it further
 back is given up (time stamps of copies of one message differ a little)."""
@@ -86,7 +92,7 @@ class SearchService:
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="search-index")
         self._pending: list[IndexedMessage] = []
         self._corrections: list[IndexedMessage] = []
-        self._flush: asyncio.Handle | None = None
+        self._flush: asyncio.TimerHandle | None = None
         self._queue: list[str] = []
         self._reader: asyncio.Task[None] | None = None
         self._stopped = False
@@ -136,6 +142,9 @@ class SearchService:
     async def close(self) -> None:
         """Stop reading the archive, write what is pending and close the file."""
         await self._stop_reading()
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         if self._index is not None:
             await self._write_pending()
             await self._run(self._index.close)
@@ -197,10 +206,11 @@ class SearchService:
                 self.stop_reading()
 
     def _later(self, message: IndexedMessage, correction: bool = False) -> None:
-        """Queue a message for the index; queued messages are written together once the loop is idle."""
+        """Queue a message for the index; queued messages are written together, at most every
+        :data:`WRITE_EVERY` seconds (a burst of messages costs one write, not one per message)."""
         (self._corrections if correction else self._pending).append(message)
         if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_soon(self._spawn_flush)
+            self._flush = asyncio.get_running_loop().call_later(WRITE_EVERY, self._spawn_flush)
 
     def _spawn_flush(self) -> None:
         self._flush = None
@@ -318,10 +328,12 @@ class SearchService:
     async def _store(self, jid: str, page: mam.ArchivePage, state: SyncState) -> int:
         messages: list[IndexedMessage] = []
         corrections: list[IndexedMessage] = []
-        for result in page.results:
+        for number, result in enumerate(page.results, 1):
             found = self._from_archive(jid, result)
             if found is not None:
                 (corrections if found[1] else messages).append(found[0])
+            if number % SLICE == 0:
+                await asyncio.sleep(0)  # let keys and live messages through between slices
         added = await self._run(self.index.store_page, jid, messages, corrections, state)
         if added:
             self._emit(IndexChanged(jid, added, True))
