@@ -20,6 +20,7 @@ from tui.session.message_index import IndexedMessage, MessageIndex
 from tui.session.model import Direction, Show
 from tui.session.pins import Marks, PinsChanged
 from tui.session.search import index_path
+from tui.widgets.chat import MessageLog
 from tui.widgets.roster import RosterList
 
 from .conftest import session_account
@@ -125,6 +126,23 @@ async def test_the_tools_are_in_the_command_palette():
         await pilot.press("enter")
         await pilot.pause()
         assert app.clipboard == "Great, thanks!"
+
+
+async def test_copy_and_forward_act_on_the_picked_message():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await populate(pilot)
+        app.main_screen.open_conversation("bob@localhost")
+        await pilot.pause()
+        app.session.state = "online"  # the picker opens; nothing is sent in this test
+        await pilot.press("shift+tab", "up", "up")  # pick the oldest of the three
+        assert app.main_screen.query_one(MessageLog).selected.id == "1"
+        await pilot.press("c")
+        assert app.clipboard == "Hello Bob, do you have the quarterly numbers?"
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, ForwardDialog)
+        assert "Hello Bob, do you have the quarterly numbers?" in app.screen.title_text
 
 
 # --- against the server -------------------------------------------------------------------------------
@@ -287,6 +305,5 @@ async def test_a_hit_older_than_the_loaded_history_is_paged_in(pair, raw_client,
         hit = next(m for m in conversation.messages if m.body.startswith("The old contract"))
         assert app.main_screen.open_jid == bob.jid.bare
         assert len(conversation.messages) == 10
-        log = app.main_screen.query_one("#messages")
-        if hasattr(log, "select"):  # the conversation view's selection: the hit is picked
-            assert log.selected is hit
+        log = app.main_screen.query_one(MessageLog)
+        assert log.selected is hit and log.has_focus  # the hit is picked in the message view

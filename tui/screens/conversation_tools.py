@@ -101,8 +101,8 @@ class ConversationTools(_Base):
         view, or its newest when none is selected."""
         if self.open_jid is None:
             return None
-        chosen = getattr(self.query_one(MessageLog), "selected", None)
-        if isinstance(chosen, ChatMessage):
+        chosen = self.query_one(MessageLog).selected
+        if chosen is not None:
             return chosen
         messages = self.session.conversation(self.open_jid).messages
         return messages[-1] if messages else None
@@ -179,10 +179,9 @@ class ConversationTools(_Base):
                             "loaded, or not connected); its text is in the search.", title="Search")
                 return
             log_view = self.query_one(MessageLog)
-            select = getattr(log_view, "select", None)  # the conversation view's message selection
-            if callable(select) and self.open_jid == jid:
-                select(message)
-                log_view.focus()
+            if self.open_jid == jid:
+                log_view.select(message)
+                log_view.focus()  # the view shows its selection while it has the focus
 
         self._tool_run(self.session.search.bring_in(jid, found.message_id, found.time), "Search", show)
 
