@@ -105,14 +105,19 @@ async def test_search_field_filters_the_list_as_you_type():
         assert roster.has_focus
 
 
+async def with_bob_open(pilot) -> None:
+    """The demo with bob's conversation open; "online", so dialogs open (nothing is sent)."""
+    await populate(pilot)
+    pilot.app.main_screen.open_conversation("bob@localhost")
+    await pilot.pause()
+    pilot.app.session.state = "online"
+
+
 async def test_the_tools_are_in_the_command_palette():
     fill_demo_index()
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await populate(pilot)
-        app.main_screen.open_conversation("bob@localhost")
-        await pilot.pause()
-        app.session.state = "online"  # the dialogs open; nothing is sent in this test
+        await with_bob_open(pilot)
         for title, screen in (("Search messages", SearchScreen), ("Move contact to group", GroupChooser),
                               ("Rename contact group", GroupChooser), ("Forward message", ForwardDialog)):
             await pilot.press("ctrl+p", *title)
@@ -131,10 +136,7 @@ async def test_the_tools_are_in_the_command_palette():
 async def test_copy_and_forward_act_on_the_picked_message():
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await populate(pilot)
-        app.main_screen.open_conversation("bob@localhost")
-        await pilot.pause()
-        app.session.state = "online"  # the picker opens; nothing is sent in this test
+        await with_bob_open(pilot)
         await pilot.press("shift+tab", "up", "up")  # pick the oldest of the three
         assert app.main_screen.query_one(MessageLog).selected.id == "1"
         await pilot.press("c")
