@@ -11,7 +11,7 @@ from pathlib import Path
 from slixmpp import JID
 
 from tui.session.message_index import IndexedMessage, MessageIndex, fts_query
-from tui.session.model import Direction
+from tui.session.model import Direction, Show
 from tui.session.search import index_path
 
 T0 = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.UTC)
@@ -145,3 +145,34 @@ async def test_room_messages_are_found_from_the_rooms_archive_once_each(pair, se
         (room.jid, Direction.INCOMING, "bob"), (room.jid, Direction.OUTGOING, room.nick)]
     assert hits[0].message.sender == bob.jid.bare
     assert len(await again.search.history(room.jid)) == 2
+
+
+def test_only_the_author_changes_a_message_in_the_index(tmp_path: Path):
+    index = MessageIndex(tmp_path / "index.sqlite3")
+    index.add([IndexedMessage("bob@x", "1", "bob@x", Direction.INCOMING, T0, "meeting at ten")])
+    index.correct(IndexedMessage("bob@x", "1", "mallory@x", Direction.INCOMING, T0, "forged"))
+    assert [h.message.body for h in index.search("meeting")] == ["meeting at ten"]
+
+
+async def test_a_retracted_message_leaves_the_index_live_and_from_the_archive(
+        pair, session_for, raw_client, monkeypatch, tmp_path):
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=("xep_0424",))
+    session, watch = await session_for(alice)
+    await watch.until(lambda: session.contacts[bob.jid.bare].show is not Show.OFFLINE, what="bob online")
+    secret = peer.make_message(mto=JID(alice.jid.bare), mbody="the door code is 4711", mtype="chat")
+    secret.send()
+    conversation = session.conversation(bob.jid.bare)
+    await watch.until(lambda: conversation.messages, what="the message")
+    assert len(await session.search.search("door code")) == 1
+    peer.plugin["xep_0424"].send_retraction(JID(alice.jid.bare), secret["origin_id"]["id"] or secret["id"])
+    await watch.until(lambda: conversation.messages[0].retracted, what="retracted")
+    assert await session.search.search("door code") == []
+    await session.stop()
+
+    # a new index (another device) reading the archive does not find it either
+    monkeypatch.setenv("SWITCHBOARD_CLIENT_DATA", str(tmp_path / "other-device"))
+    again, _ = await session_for(alice)
+    await again.search.wait_read()
+    assert await again.search.search("door code") == []
+    assert await again.search.search("retracted") == []  # nor the fallback text

@@ -152,10 +152,14 @@ def _insert(db: sqlite3.Connection, messages: Iterable[IndexedMessage]) -> int:
 
 
 def _correct(db: sqlite3.Connection, message: IndexedMessage) -> None:
-    changed = db.execute("UPDATE message SET body = ? WHERE conversation = ? AND message_id = ?",
-                         (message.body, message.conversation, message.message_id)).rowcount
-    if not changed:
+    """Only the author changes a message: a correction by anyone else leaves it as it is."""
+    known = db.execute("SELECT sender FROM message WHERE conversation = ? AND message_id = ?",
+                       (message.conversation, message.message_id)).fetchone()
+    if known is None:
         db.execute(_INSERT, _values(message))
+    elif known[0] == message.sender:
+        db.execute("UPDATE message SET body = ? WHERE conversation = ? AND message_id = ?",
+                   (message.body, message.conversation, message.message_id))
 
 
 class MessageIndex:
@@ -207,8 +211,9 @@ class MessageIndex:
             return _insert(db, messages)
 
     def correct(self, message: IndexedMessage) -> None:
-        """A message's text was replaced (XEP-0308): index the new text; a correction of a message
-        not indexed yet stands in for it, so the original arriving later does not undo it."""
+        """A message's text was replaced (XEP-0308) or retracted (XEP-0424, empty text) by its
+        author: index the new text; a correction of a message not indexed yet stands in for it, so
+        the original arriving later does not undo it."""
         with self._transaction() as db:
             _correct(db, message)
 

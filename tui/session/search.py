@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from slixmpp import JID, Message
 from slixmpp.exceptions import IqError, IqTimeout
 
-from . import events, mam
+from . import events, mam, replies
+from .message_actions import REACTIONS, RETRACT
 from .model import ChatMessage, Direction
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ class SearchService:
         if isinstance(event, events.MessageAdded):
             self._later(indexed(event.jid, event.message))
         elif isinstance(event, events.MessageChanged):
-            if event.message.corrected:
+            if event.message.corrected or event.message.retracted:  # retracted: body is empty
                 self._later(indexed(event.jid, event.message), correction=True)
         elif isinstance(event, events.HistoryLoaded):
             conversation = self.session.conversations.get(event.jid)
@@ -348,8 +349,11 @@ class SearchService:
         forwarded = result["mam_result"]["forwarded"]
         stanza = forwarded["stanza"]
         body = stanza["body"]
-        if not body:
+        retracts = stanza.xml.find(RETRACT)
+        if not body or stanza.xml.find(REACTIONS) is not None:
             return None
+        if replies.is_reply(stanza):
+            body = replies.read(stanza)[1]  # without the quote of the answered message
         archive_id = result["mam_result"]["id"]
         when = forwarded["delay"]["stamp"]
         own_id = stanza["origin_id"]["id"] or stanza["id"]
@@ -369,6 +373,8 @@ class SearchService:
             message_id = own_id or archive_id
             author = sender.bare
         replaces = stanza["replace"]["id"]
+        if retracts is not None:  # the retracted message's text leaves the index
+            replaces, body = retracts.get("id", ""), ""
         return IndexedMessage(jid, replaces or message_id, author,
                               Direction.OUTGOING if mine else Direction.INCOMING, when, body, nick,
                               archive_id), bool(replaces)
