@@ -22,6 +22,8 @@ def test_markdown_keeps_lines_and_escapes_markup():
     assert "# Chat with Bob \\<bob@x\\>" in text
     assert "Numbers \\*final\\*  \nsee \\#3  " in text
     assert "· **Bob**" in text
+    gone = markdown("x", [IndexedMessage("bob@x", "2", "bob@x", Direction.INCOMING, when, "")], {}, when)
+    assert "(message retracted)" in gone
 
 
 async def test_export_writes_the_whole_conversation_to_csv_and_markdown(pair, session_for, raw_client,

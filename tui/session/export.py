@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 CSV_COLUMNS = ("time", "sender", "address", "direction", "text")
 
+RETRACTED = "(message retracted)"
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
@@ -53,6 +55,11 @@ def sender_name(message: IndexedMessage, names: Mapping[str, str]) -> str:
     return message.nick or names.get(message.sender) or message.sender.split("@")[0]
 
 
+def shown_text(message: IndexedMessage) -> str:
+    """The text as exported: a retracted message (its text gone) says so."""
+    return message.body or RETRACTED
+
+
 def file_stem(conversation: str, now: dt.datetime) -> str:
     """``chat-bob-20261126-0930``: the conversation's name part and when it was exported."""
     local = re.sub(r"[^\w.-]+", "-", conversation.split("@")[0]).strip("-") or "chat"
@@ -68,7 +75,7 @@ def write_csv(path: Path, messages: Iterable[IndexedMessage], names: Mapping[str
         for message in messages:
             writer.writerow((message.time.astimezone().isoformat(timespec="seconds"),
                              sender_name(message, names), message.sender, message.direction.value,
-                             message.body))
+                             shown_text(message)))
 
 
 def markdown(title: str, messages: list[IndexedMessage], names: Mapping[str, str],
@@ -83,7 +90,7 @@ def markdown(title: str, messages: list[IndexedMessage], names: Mapping[str, str
             day = local.date()
             lines += [f"## {day:%A, %d %B %Y}", ""]
         lines.append(f"**{local:%H:%M}** · **{_escape(sender_name(message, names))}**  ")
-        lines += [_escape(line) + "  " for line in message.body.split("\n")]
+        lines += [_escape(line) + "  " for line in shown_text(message).split("\n")]
         lines.append("")
     return "\n".join(lines)
 
