@@ -269,8 +269,9 @@ class ConversationTools(_Base):
         from .contact_dialogs import ForwardDialog
 
         source, message = self.open_jid, self.selected_message()
-        if source is None or message is None:
-            self.notify("There is no message here to forward.", severity="warning")
+        if source is None or message is None or message.retracted:
+            self.notify("There is no message here to forward" + (" (that one was retracted)."
+                        if message is not None and message.retracted else "."), severity="warning")
             return
         if not self._tool_online():
             return
@@ -293,8 +294,9 @@ class ConversationTools(_Base):
     def action_copy_message(self) -> None:
         """Copy the selected (or newest) message's text to the clipboard (OSC 52)."""
         message = self.selected_message()
-        if message is None:
-            self.notify("There is no message here to copy.", severity="warning")
+        if message is None or message.retracted:
+            self.notify("There is no message here to copy" + (" (that one was retracted)."
+                        if message is not None and message.retracted else "."), severity="warning")
             return
         self.app.copy_to_clipboard(message.body)
         excerpt = message.body if len(message.body) <= 50 else message.body[:49] + "…"
