@@ -99,8 +99,9 @@ class JournalComponent(SwitchboardComponent):
 
     def __init__(self, settings: StackSettings) -> None:
         super().__init__(settings)
-        self.engine = create_engine(settings.effective_database_url)
-        self.archive_engine = create_engine(settings.archive_url)
+        # failures are logged, and a statement's parameters hold previews of messages
+        self.engine = create_engine(settings.effective_database_url, hide_parameters=True)
+        self.archive_engine = create_engine(settings.archive_url, hide_parameters=True)
         self.store = JournalStore(self.engine, settings.domain)
         self.archive = ArchiveReader(self.archive_engine, settings.domain)
         self.groups = GroupDirectory(settings)
