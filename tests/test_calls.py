@@ -368,3 +368,40 @@ async def test_a_call_to_one_device_without_jmi_rings_and_connects(pair, phone) 
     await incoming.hangup()
     await outgoing.wait_state(CallState.ENDED)
     assert outgoing.end is not None and outgoing.end.answered and outgoing.end.by == "peer"
+
+
+async def test_a_second_device_answering_late_is_told_the_call_is_taken(pair, phone,
+                                                                        raw_client) -> None:
+    alice_account, bob_account = pair
+    alice = await phone(alice_account)
+    desk = await phone(bob_account, "desk")
+    late = await raw_client(bob_account, "late")  # a client we did not write, answering by hand
+    outgoing = await alice.jingle.call(desk.jid.bare, audio=ToneTrack())
+    at_desk = await desk.ringing()
+    await at_desk.accept(audio=ToneTrack(660))
+    assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    finished: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    late.register_handler(Callback("finish", MatchXPath(
+        "{jabber:client}message/{urn:xmpp:jingle-message:0}finish"),
+        lambda m: finished.done() or finished.set_result(m)))
+    proceed = late.make_message(mto=alice.jid, mtype="chat")
+    proceed.append(ET.fromstring(f"<proceed xmlns='urn:xmpp:jingle-message:0' id='{outgoing.sid}'/>"))
+    proceed.send()
+    told = await asyncio.wait_for(finished, 10)
+    assert told.xml.find(".//{urn:xmpp:jingle:1}cancel") is not None
+    assert outgoing.peer == desk.jid and outgoing.state is CallState.ACTIVE
+
+
+async def test_an_answered_call_that_never_connects_is_given_up(pair, phone, raw_client) -> None:
+    alice_account, bob_account = pair
+    bob = await phone(bob_account, connect_timeout=1.0)
+    alice = await raw_client(alice_account, "silent")  # proposes, then never starts the session
+    propose = alice.make_message(mto=bob.jid.bare, mtype="chat")
+    propose.append(ET.fromstring("<propose xmlns='urn:xmpp:jingle-message:0' id='silent-call'>"
+                                 "<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'/>"
+                                 "</propose>"))
+    propose.send()
+    incoming = await bob.ringing()
+    await incoming.accept(audio=ToneTrack())
+    await incoming.wait_state(CallState.ENDED)
+    assert incoming.end is not None and incoming.end.condition == "timeout"

@@ -132,11 +132,19 @@ class Call:
         self._accepted = True
         self._keep_tracks(audio, video)
         self._set_state(CallState.CONNECTING)
+        self._spawn(self._connect_deadline())
         if self.jmi:
             self.plugin.send_jmi(JID(self.plugin.xmpp.boundjid.bare), "accept", self.sid)
             self.plugin.send_jmi(self.peer, "proceed", self.sid)
         if self._offer is not None:
             await self._answer()
+
+    async def _connect_deadline(self) -> None:
+        """An answered call that never connects (no session-initiate, ICE never completes)."""
+        await asyncio.sleep(self.plugin.connect_timeout)  # the deadline itself
+        if self.state is CallState.CONNECTING:
+            await self._terminate(Reason("timeout", "the call did not connect"))
+            self._end("timeout", "the call did not connect", "local")
 
     async def reject(self, condition: str = "decline") -> None:
         """Decline an incoming call that rings here."""
@@ -412,6 +420,10 @@ class Call:
             elif action in ("proceed", "accept") and not self.peer.resource and sender.resource:
                 self.peer = sender
                 self._spawn(self._initiate_safely())
+            elif action == "proceed" and self.peer.resource and sender != self.peer:
+                # a second device answered a moment after the first: tell it the call is taken
+                self.plugin.send_jmi(sender, "finish", self.sid,
+                                     reason=Reason("cancel", "answered on another device"))
             elif action == "reject" and not self.peer.resource:
                 self._end((reason.condition if reason else "decline"), reason.text if reason else None,
                           "peer")

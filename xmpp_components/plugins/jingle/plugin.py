@@ -95,6 +95,8 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
         "ring_timeout": 45.0,
         #: seconds to wait for the answer to a Jingle IQ
         "iq_timeout": 10.0,
+        #: seconds an answered call may take to connect before it is given up
+        "connect_timeout": 30.0,
     }
 
     def plugin_init(self) -> None:
