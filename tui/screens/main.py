@@ -12,6 +12,7 @@ from textual.widgets import Footer, OptionList, Static
 from tui.messages import SessionUpdate, SessionUpdates, SessionView
 from tui.session import ChatSession, Contact, Show, events
 from tui.session.callinfo import CallChanged
+from tui.session.outbox import OutboxUnusable
 from tui.session.rooms import RoomError
 from tui.widgets.call import CallPanel, VideoView
 from tui.widgets.chat import Composer, MessageLog
@@ -220,15 +221,19 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
     def on_composer_submitted(self, event: Composer.Submitted) -> None:
         if self.open_jid is None:
             return
-        if self.session.state != "online":
-            self.notify("Not connected: the message was not sent. It stays in the box; "
+        if self.session.state != "online" and self.open_jid in self.session.rooms:
+            self.notify("Not connected: room messages are not queued. It stays in the box; "
                         "press Enter again once the top line says online.", severity="warning")
             event.composer.text = event.text
             return
-        try:
+        try:  # offline, a 1:1 message is queued and shown so; it goes out once online
             self.send_from_composer(event.text)
         except RoomError as exc:
             self.notify(str(exc), severity="warning")
+            event.composer.text = event.text
+        except OutboxUnusable as exc:
+            self.notify(f"Not connected, and the message could not be queued: {exc}. It stays in "
+                        "the box; press Enter again once the top line says online.", severity="warning")
             event.composer.text = event.text
 
     # --- session events ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from xmpp_components.base.reconnect import Reconnector
 
 from . import events
 from .files import FileService
-from .history import ChatHistory
+from .history import ChatHistory, HistoryError
 from .journal import JournalError, JournalService
 from .message_actions import MessageActions
 from .model import (
@@ -39,6 +39,7 @@ from .model import (
     ResourcePresence,
     Show,
 )
+from .outbox import OutboxService, OutboxUnusable
 from .pins import PinService
 from .rooms import RoomService
 from .search import SearchService
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
     from .calls import CallService
 
 log = logging.getLogger(__name__)
+
+CATCH_UP_SLACK = dt.timedelta(minutes=5)
+"""How far before the connection was lost the archive is read after a new login: a dead
+connection is noticed late (keepalive), and copies of one message differ a little in time."""
 
 Observer = Callable[[events.SessionEvent], None]
 
@@ -131,6 +136,11 @@ class ChatSession:
         """1:1 history from the server archive, paged back on request (CH1)."""
         self.typing = TypingService(self, self._emit)
         """Typing indicators both ways (CH11)."""
+        self.outbox = OutboxService(self, self._emit)
+        """1:1 messages not yet acknowledged by the server, queued while offline."""
+        self._lost_at: dt.datetime | None = None  # when the stream dropped, until online again
+        self._presence_at_drop: dict[str, dict[str, ResourcePresence]] = {}
+        self._catching_up: set[asyncio.Task[None]] = set()
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -189,6 +199,7 @@ class ChatSession:
         self.files.attach(stream)
         self.actions.attach(stream)
         self.typing.attach(stream)
+        self.outbox.restore()
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def fail(reason: str) -> None:
@@ -232,6 +243,7 @@ class ChatSession:
         self._set_state("offline")
         await self.search.close()
         await self.files.close()
+        self.outbox.close()
 
     def _set_state(self, state: str, detail: str = "") -> None:
         self.state = state
@@ -247,6 +259,13 @@ class ChatSession:
             log.info("carbons not enabled: %s", type(exc).__name__)
         self._send_own_presence()
         self._set_state("online")
+        self.outbox.send_waiting(resumed=False)
+        if self._lost_at is not None:  # a new login after a drop: fill the gap from the archive
+            task = asyncio.get_running_loop().create_task(self._catch_up(self._lost_at - CATCH_UP_SLACK))
+            self._catching_up.add(task)
+            task.add_done_callback(self._catching_up.discard)
+            self._lost_at = None
+        self._presence_at_drop.clear()
         self.rooms.on_session_start()
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
@@ -255,11 +274,29 @@ class ChatSession:
         except JournalError as exc:
             log.info("journal not available: %s", exc)
 
+    async def _catch_up(self, since: dt.datetime) -> None:
+        try:
+            await self.history.catch_up(since)
+        except HistoryError as exc:
+            log.warning("%s", exc)
+
     def _on_session_resumed(self, _event: Any) -> None:
+        # the server keeps what happened meanwhile and sends it now; presence it sent before stays
+        for jid, resources in self._presence_at_drop.items():
+            if jid in self.contacts:
+                self.contacts[jid].resources.update(resources)
+        self._presence_at_drop.clear()
+        self._lost_at = None
+        self._emit(events.RosterChanged())
         self._set_state("online")
+        self.outbox.send_waiting(resumed=True)
 
     def _on_disconnected(self, reason: Any) -> None:
+        if self._lost_at is None:
+            self._lost_at = _now()
         for contact in self.contacts.values():
+            if contact.resources:
+                self._presence_at_drop[contact.jid] = dict(contact.resources)
             contact.resources.clear()
         self._set_state("offline" if self._reconnector and self._reconnector.stopped else "connecting",
                         str(reason or ""))
@@ -379,7 +416,9 @@ class ChatSession:
     def send_chat(self, to: str, body: str, reply_to: ChatMessage | None = None) -> ChatMessage:
         """Send ``body`` to ``to``, asking for a receipt and chat markers; returns the message,
         whose delivery state then advances as the server and the recipient answer. In a room
-        (see :attr:`rooms`) it goes to everyone there. ``reply_to``: the message it answers."""
+        (see :attr:`rooms`) it goes to everyone there. ``reply_to``: the message it answers.
+        Offline, a 1:1 message is queued in the :attr:`outbox` and goes out once online; raises
+        :class:`~tui.session.outbox.OutboxUnusable` when it cannot be queued."""
         self.typing.sent(JID(to).bare)
         if JID(to).bare in self.rooms:
             return self.rooms.send(JID(to).bare, body, reply_to)
@@ -393,11 +432,22 @@ class ChatSession:
         stanza["chat_state"] = "active"  # XEP-0085: we are in the conversation
         message = ChatMessage(message_id, Direction.OUTGOING, self.jid.bare, body, _now())
         self.actions.dress(stanza, message, reply_to, None)
+        online = self.state == "online"
+        if not online:  # kept on disk before it shows; OutboxUnusable goes to the caller
+            message.delivery = Delivery.QUEUED
+            self.outbox.keep(conversation.jid, message, stanza)
+        else:
+            try:
+                self.outbox.keep(conversation.jid, message, stanza)
+            except OutboxUnusable as exc:  # online it can still go out, just not survive a crash
+                log.warning("%s", exc)
         index = conversation.add(message)
         self._emit(events.MessageAdded(conversation.jid, message, index))
-        stanza.send()
-        # ask the server for an ack now instead of after the next few stanzas
-        self.stream.plugin["xep_0198"].request_ack()
+        if online:
+            stanza.send()
+            self.outbox.sent(message_id)
+            # ask the server for an ack now instead of after the next few stanzas
+            self.stream.plugin["xep_0198"].request_ack()
         return message
 
     def mark_read(self, jid: str) -> ChatMessage | None:
@@ -428,17 +478,27 @@ class ChatSession:
             return
         conversation = self.conversation(sender.bare)
         message_id = stanza["origin_id"]["id"] or stanza["id"] or str(uuid.uuid4())
-        if message_id in conversation.by_id:
-            return  # a copy we already have (carbon, resend after resumption)
+        archive_id = self._archive_id(stanza)
+        if message_id in conversation.by_id or archive_id in conversation.by_id:
+            return  # a copy we already have (carbon, resend after resumption, archive catch-up)
         delay = stanza["delay"]["stamp"] if stanza["delay"]["stamp"] else None
         message = ChatMessage(
             message_id, Direction.INCOMING, sender.bare, stanza["body"], delay or _now(),
             markable=bool(stanza.xml.find("{urn:xmpp:chat-markers:0}markable") is not None))
         self.actions.annotate(message, stanza, conversation.jid)
+        if archive_id:  # what a later catch-up from the archive knows it by
+            conversation.by_id.setdefault(archive_id, message)
         index = conversation.add(message)
         conversation.unread += 1
         self._emit(events.MessageAdded(conversation.jid, message, index))
         self._emit(events.UnreadChanged(conversation.jid, conversation.unread))
+
+    def _archive_id(self, stanza: Message) -> str:
+        """The id my archive gave ``stanza`` (XEP-0359 stanza-id by my bare JID), or ''."""
+        for element in stanza.xml.findall("{urn:xmpp:sid:0}stanza-id"):
+            if element.get("by") == self.jid.bare:
+                return element.get("id") or ""
+        return ""
 
     def _on_carbon_sent(self, stanza: Message) -> None:
         """A message I sent from another device: show it as mine."""
@@ -477,6 +537,7 @@ class ChatSession:
 
     def _on_acked(self, stanza: Any) -> None:
         if isinstance(stanza, Message) and stanza["body"] and stanza["type"] == "chat":
+            self.outbox.settled(stanza["id"])
             self._advance(stanza["to"].bare, stanza["id"], Delivery.SENT)
 
     def _on_receipt(self, stanza: Message) -> None:
@@ -489,6 +550,7 @@ class ChatSession:
         self._advance(stanza["from"].bare, stanza["displayed"]["id"], Delivery.READ, cumulative=True)
 
     def _on_message_error(self, stanza: Message) -> None:
+        self.outbox.settled(stanza["id"])
         found = self._find_outgoing(stanza["from"].bare, stanza["id"])
         if found is None:
             return

@@ -101,30 +101,74 @@ class ChatHistory:
             self._oldest[jid] = page.first
         if page.complete or len(page.results) < PAGE:
             self._complete.add(jid)
+        fresh, in_front = self._merge(jid, page.results)
+        if before is not True and in_front:
+            self._emit(events.HistoryPrepended(jid, len(fresh)))
+        else:
+            self._emit(events.HistoryLoaded(jid))
+        return len(fresh)
+
+    async def catch_up(self, since: dt.datetime) -> int:
+        """After a new login (the stream could not be resumed): every 1:1 message archived since
+        ``since`` — received while away, or sent from my other devices — put into its
+        conversation unless it is there already (by its id or the archive's); returns how many
+        were added. Raises :class:`HistoryError`."""
+        results: dict[str, list[Message]] = {}
+        after: str | None = None
+        while True:
+            try:
+                page = await mam.page(self.session.stream, None, start=since, after=after, size=PAGE)
+            except (IqError, IqTimeout) as exc:
+                log.info("archive not readable after reconnecting: %s", type(exc).__name__)
+                raise HistoryError("Messages that came while you were offline could not be loaded; "
+                                   "they appear when you scroll to the top of a conversation.") from None
+            for result in page.results:
+                stanza: Message = result["mam_result"]["forwarded"]["stanza"]
+                mine = stanza["from"].bare == self.session.jid.bare
+                peer = (stanza["to"] if mine else stanza["from"]).bare
+                if peer and peer not in self.session.rooms:
+                    results.setdefault(peer, []).append(result)
+            if page.complete or len(page.results) < PAGE or not page.last:
+                break
+            after = page.last
+        added = 0
+        for jid, archived in results.items():
+            fresh, _in_front = self._merge(jid, archived)
+            if not fresh:
+                continue
+            added += len(fresh)
+            news = sum(m.direction is Direction.INCOMING for m in fresh)
+            conversation = self.session.conversation(jid)
+            conversation.unread += news
+            self._emit(events.HistoryLoaded(jid))
+            if news:
+                self._emit(events.UnreadChanged(jid, conversation.unread))
+        return added
+
+    def _merge(self, jid: str, results: list[Message]) -> tuple[list[ChatMessage], bool]:
+        """Put archived ``results`` (oldest first) of the conversation with ``jid`` among its
+        messages, leaving out those it has; returns the new ones and whether they all went in front."""
         conversation = self.session.conversation(jid)
         fresh: list[ChatMessage] = []
         later: list[tuple[Message, dt.datetime, bool]] = []
         seen = set(conversation.by_id)
-        for result in page.results:
+        for result in results:
             forwarded = result["mam_result"]["forwarded"]
             stanza: Message = forwarded["stanza"]
             when = forwarded["delay"]["stamp"] or dt.datetime.now(dt.UTC)
             mine = stanza["from"].bare == self.session.jid.bare
+            archive_id = result["mam_result"]["id"]
             if refers(stanza):  # applied once the messages of the page are in
                 later.append((stanza, when, mine))
-            elif (message := self._message(stanza, result["mam_result"]["id"], when, mine)) is not None \
-                    and message.id not in seen:
+            elif (message := self._message(stanza, archive_id, when, mine)) is not None \
+                    and message.id not in seen and archive_id not in seen:
                 seen.add(message.id)
                 fresh.append(message)
         in_front = conversation.put_history(fresh)
         for stanza, when, mine in later:
             self.session.actions.take_chat(stanza, mine=mine, when=when, live=False)
         self.session.actions.settle(jid)
-        if before is not True and in_front:
-            self._emit(events.HistoryPrepended(jid, len(fresh)))
-        else:
-            self._emit(events.HistoryLoaded(jid))
-        return len(fresh)
+        return fresh, in_front
 
     def _message(self, stanza: Message, archive_id: str, when: dt.datetime,
                  mine: bool) -> ChatMessage | None:

@@ -7,6 +7,7 @@ collected by query id, as slixmpp does.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,15 +34,18 @@ class ArchivePage:
 
 async def page(stream: Any, archive: str | None, *, with_jid: str | None = None,
                before: str | bool | None = None, after: str | None = None,
-               size: int = 100) -> ArchivePage:
+               size: int = 100, start: dt.datetime | None = None) -> ArchivePage:
     """Up to ``size`` messages of ``archive`` (None: my own), optionally only those exchanged with
-    ``with_jid``: older than the archive id ``before`` (True: the newest), newer than ``after``,
-    or the oldest when neither is given. Raises slixmpp's ``IqError`` / ``IqTimeout``."""
+    ``with_jid`` or archived since ``start``: older than the archive id ``before`` (True: the
+    newest), newer than ``after``, or the oldest when neither is given. Raises slixmpp's
+    ``IqError`` / ``IqTimeout``."""
     iq = stream.make_iq_set(ito=archive)
     query_id = iq["id"]
     iq["mam"]["queryid"] = query_id
     if with_jid is not None:
         iq["mam"]["with"] = JID(with_jid)
+    if start is not None:
+        iq["mam"]["start"] = start
     iq["mam"]["rsm"]["max"] = str(size)
     if before is not None:
         iq["mam"]["rsm"]["before"] = before

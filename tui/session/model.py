@@ -91,6 +91,8 @@ class Direction(enum.StrEnum):
 class Delivery(enum.IntEnum):
     """How far an outgoing message got; each step has a time on the message."""
 
+    QUEUED = -2
+    """Written while offline: kept in the outbox, sent once the session is online."""
     PENDING = 0
     """Handed to the connection, not yet acknowledged by the server."""
     SENT = 1

@@ -54,6 +54,8 @@ def delivery_parts(message: ChatMessage, compact: bool = False) -> list[tuple[st
         return [(f"✗ not sent: {message.error}", "bold red")]
     if message.delivery is Delivery.PENDING:
         return [("… sending", "dim")]
+    if message.delivery is Delivery.QUEUED:
+        return [("⏳ queued" if compact else "⏳ queued, sent when online", "yellow")]
     if message.in_room:  # the room reflected it; receipts do not exist there, read markers do
         parts = [(f"✓ {'' if compact else 'sent to room '}{_clock(message.sent_at)}", "dim")]
         if message.read_by:

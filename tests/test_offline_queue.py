@@ -1,0 +1,251 @@
+"""Never lose a message: the offline queue, stream resumption and the catch-up after a server
+restart, against a real ejabberd of this module's own (it is stopped and started here), with bare
+slixmpp clients as the other side and a relay that takes the network away from our client."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from slixmpp import JID
+
+from tui.session import Account as SessionAccount
+from tui.session import ChatSession, Delivery, Direction, events
+from tui.session.outbox import Outbox, outbox_path
+from xmpp_components.stack.ejabberd import EjabberdServer
+from xmpp_components.stack.settings import private_settings
+
+from .clients import RawClient
+from .conftest import Account
+from .netcut import Relay
+from .watch import SessionWatcher
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EjabberdServer]:
+    """An ejabberd only these tests use, so stopping it breaks no other test."""
+    own = EjabberdServer(private_settings(tmp_path_factory.mktemp("restartable")))
+    own.start()
+    yield own
+    own.stop()
+
+
+@pytest.fixture
+async def up(server: EjabberdServer) -> AsyncIterator[EjabberdServer]:
+    """The module's ejabberd, running again after the test whatever the test did to it."""
+    await asyncio.to_thread(server.start)
+    yield server
+    await asyncio.to_thread(server.start)
+
+
+@pytest.fixture
+def pair(up: EjabberdServer) -> tuple[Account, Account]:
+    """Alice and Bob, fresh accounts of the module's server."""
+    accounts = []
+    for prefix in ("alice", "bob"):
+        user, password = f"{prefix}-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        up.register(user, password)
+        accounts.append(Account(JID(f"{user}@{up.settings.domain}"), password))
+    return accounts[0], accounts[1]
+
+
+@pytest.fixture
+async def relay(up: EjabberdServer) -> AsyncIterator[Relay]:
+    """The network between our client and the server."""
+    link = Relay(up.settings.bind_ip, up.settings.c2s_port)
+    await link.start()
+    yield link
+    await link.close()
+
+
+@pytest.fixture
+async def clients(up: EjabberdServer) -> AsyncIterator[Callable[..., Awaitable[RawClient]]]:
+    """Connect bare slixmpp clients to the module's server (directly, not through the relay)."""
+    started: list[RawClient] = []
+
+    async def connect(account: Account, resource: str = "raw") -> RawClient:
+        client = RawClient(f"{account.jid.bare}/{resource}", account.password, up.settings)
+        started.append(client)
+        await client.start()
+        return client
+
+    yield connect
+    await asyncio.gather(*(c.stop() for c in started), return_exceptions=True)
+
+
+@pytest.fixture
+async def ours(up: EjabberdServer, relay: Relay) -> AsyncIterator[Callable[..., ChatSession]]:
+    """Our client's sessions, connecting through the relay; stopped afterwards."""
+    sessions: list[ChatSession] = []
+
+    def make(account: Account) -> ChatSession:
+        s = up.settings
+        session = ChatSession(SessionAccount(str(account.jid), account.password, s.bind_ip,
+                                             relay.port, s.ca_file))
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        await session.stop()
+
+
+async def bodies(client: RawClient, until: str, timeout: float = 20.0) -> list[str]:
+    """Bodies of the chat messages ``client`` receives, up to and including ``until``."""
+    got: list[str] = []
+    while not got or got[-1] != until:
+        stanza = await asyncio.wait_for(client.inbox.get(), timeout)
+        if stanza["body"]:
+            got.append(stanza["body"])
+    return got
+
+
+def connection(session: ChatSession) -> Callable[[], str]:
+    """The session's connection state, for :meth:`SessionWatcher.until`."""
+    return lambda: session.state
+
+
+def shown(session: ChatSession, jid: str) -> list[str]:
+    """The texts of a conversation as the client shows them, in order."""
+    return [m.body for m in session.conversation(jid).messages]
+
+
+async def test_written_offline_is_queued_then_delivered_once_in_order(
+        up: EjabberdServer, pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]]) -> None:
+    alice, bob = pair
+    session = ours(alice)
+    watch = SessionWatcher(session)
+    await session.start()
+    await asyncio.to_thread(up.stop)
+    await watch.until(lambda: session.state == "connecting", what="connection lost")
+
+    queued = [session.send_chat(bob.jid.bare, text) for text in ("first", "second", "third")]
+    assert [m.delivery for m in queued] == [Delivery.QUEUED] * 3
+    assert all(isinstance(e, events.MessageAdded) for e in watch.events[-3:])
+    on_disk = Outbox(outbox_path(alice.jid.bare)).waiting()
+    assert [(row.message_id, row.peer) for row in on_disk] == [(m.id, bob.jid.bare) for m in queued]
+    assert all("first" not in row.stanza for row in on_disk[1:])
+
+    await asyncio.to_thread(up.start)
+    peer = await clients(bob)
+    await watch.until(lambda: session.state == "online", timeout=30, what="online again")
+    await watch.until(lambda: all(m.delivery >= Delivery.DELIVERED for m in queued),
+                      what="delivered ticks for the queued messages")
+    assert all(m.sent_at and m.delivered_at for m in queued)
+    session.send_chat(bob.jid.bare, "fourth, sent online")
+    assert await bodies(peer, "fourth, sent online") == [
+        "first", "second", "third", "fourth, sent online"]
+    assert shown(session, bob.jid.bare) == ["first", "second", "third", "fourth, sent online"]
+    await watch.until(lambda: not Outbox(outbox_path(alice.jid.bare)).waiting(),
+                      what="outbox empty once acknowledged")
+
+
+async def test_queue_survives_a_client_restart(
+        up: EjabberdServer, pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, bob = pair
+    first_run = ours(alice)
+    watch = SessionWatcher(first_run)
+    await first_run.start()
+    await relay.go_down()
+    await watch.until(lambda: first_run.state == "connecting", what="network gone")
+    written = [first_run.send_chat(bob.jid.bare, text) for text in ("before quitting", "me too")]
+    await first_run.stop()  # the user quits while offline
+
+    await relay.come_back()
+    peer = await clients(bob)
+    second_run = ours(alice)
+    seen: list[tuple[str, Delivery]] = []
+    second_run.subscribe(lambda e: isinstance(e, events.MessageAdded) and bool(
+        seen.append((e.message.id, e.message.delivery))))
+    assert second_run.outbox.restore() == 2  # shown as queued before the client is connected
+    assert seen == [(m.id, Delivery.QUEUED) for m in written]
+    watch = SessionWatcher(second_run)
+    await second_run.start()
+    restored = second_run.conversation(bob.jid.bare).messages
+    assert [(m.id, m.body) for m in restored] == [(m.id, m.body) for m in written]
+    await watch.until(lambda: all(m.delivery >= Delivery.DELIVERED for m in restored),
+                      what="delivered after the restart")
+    second_run.send_chat(bob.jid.bare, "end")
+    assert await bodies(peer, "end") == ["before quitting", "me too", "end"]
+
+
+async def test_server_restart_catches_up_from_the_archive_without_duplicates(
+        up: EjabberdServer, pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, bob = pair
+    session = ours(alice)
+    watch = SessionWatcher(session)
+    await session.start()
+    peer = await clients(bob)
+    peer.send_message(mto=alice.jid.bare, mbody="bob 1, live", mtype="chat")
+    await watch.until(lambda: shown(session, bob.jid.bare) == ["bob 1, live"], what="live message")
+
+    await relay.go_down()  # alice stays away until the others have written
+    await asyncio.to_thread(up.stop)
+    await watch.until(lambda: session.state == "connecting", what="server gone")
+    await asyncio.to_thread(up.start)
+    peer = await clients(bob, "raw2")
+    other_device = await clients(alice, "phone")
+    other_device.send_message(mto=bob.jid.bare, mbody="alice from her phone", mtype="chat")
+    assert await bodies(peer, "alice from her phone") == ["alice from her phone"]
+    for text in ("bob 2, while away", "bob 3, while away"):
+        peer.send_message(mto=alice.jid.bare, mbody=text, mtype="chat")
+
+    await relay.come_back()
+    await watch.until(lambda: session.state == "online", timeout=30, what="new login")
+    expected = ["bob 1, live", "alice from her phone", "bob 2, while away", "bob 3, while away"]
+    await watch.until(lambda: sorted(shown(session, bob.jid.bare)) == sorted(expected),
+                      what="every message once, caught up")
+    peer.send_message(mto=alice.jid.bare, mbody="bob 4, after", mtype="chat")
+    await watch.until(lambda: shown(session, bob.jid.bare)[-1:] == ["bob 4, after"], what="bob 4")
+    conversation = session.conversation(bob.jid.bare)
+    assert shown(session, bob.jid.bare) == [*expected, "bob 4, after"]
+    mine = [m for m in conversation.messages if m.direction is Direction.OUTGOING]
+    assert [m.body for m in mine] == ["alice from her phone"]
+    assert conversation.unread == 4  # bob's: none of them was read yet
+
+
+async def test_short_network_loss_resumes_the_stream_and_shows_nothing_twice(
+        pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, bob = pair
+    session = ours(alice)
+    watch = SessionWatcher(session)
+    await session.start()
+    resumed: list[Any] = []
+    session.stream.add_event_handler("session_resumed", resumed.append)
+    logins: list[Any] = []
+    session.stream.add_event_handler("session_start", logins.append)
+    peer = await clients(bob)
+    peer.send_message(mto=alice.jid.bare, mbody="bob 1", mtype="chat")
+    await watch.until(lambda: shown(session, bob.jid.bare) == ["bob 1"], what="bob 1")
+
+    relay.stall()  # what alice sends now never reaches the server: it stays unacknowledged
+    unacked = session.send_chat(bob.jid.bare, "alice 1, lost in the network")
+    await relay.go_down()
+    await watch.until(lambda: session.state == "connecting", what="network gone")
+    peer.send_message(mto=alice.jid.bare, mbody="bob 2, during the loss", mtype="chat")
+    queued = session.send_chat(bob.jid.bare, "alice 2, queued")
+    assert queued.delivery is Delivery.QUEUED
+
+    await relay.come_back()
+    await watch.until(lambda: resumed and session.state == "online", timeout=30, what="resumed")
+    assert not logins, "the stream was resumed, not logged in anew"
+    await watch.until(lambda: "bob 2, during the loss" in shown(session, bob.jid.bare),
+                      what="what came during the loss")
+    session.send_chat(bob.jid.bare, "alice 3, end")
+    assert await bodies(peer, "alice 3, end") == [
+        "alice 1, lost in the network", "alice 2, queued", "alice 3, end"]
+    await watch.until(lambda: unacked.delivery >= Delivery.SENT and queued.delivery >= Delivery.SENT,
+                      what="acknowledged after resumption")
+    peer.send_message(mto=alice.jid.bare, mbody="bob 3, end", mtype="chat")
+    await watch.until(lambda: shown(session, bob.jid.bare)[-1:] == ["bob 3, end"], what="bob 3")
+    texts = shown(session, bob.jid.bare)
+    assert sorted(texts) == sorted(["bob 1", "alice 1, lost in the network", "bob 2, during the loss",
+                                    "alice 2, queued", "alice 3, end", "bob 3, end"])
+    assert len({m.id for m in session.conversation(bob.jid.bare).messages}) == len(texts)
