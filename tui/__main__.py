@@ -1,4 +1,6 @@
-"""``python -m tui``: open the terminal client for one account."""
+"""``python -m tui``: open the terminal client for one account: the one given with ``--jid``
+(password in an environment variable), else the one saved by the login screen, else the login
+screen."""
 
 from __future__ import annotations
 
@@ -9,6 +11,23 @@ from pathlib import Path
 
 from tui.app import SwitchboardApp
 from tui.session import Account
+from tui.settings import ClientSettings
+
+
+def saved_login(settings: ClientSettings,
+                media_addresses: tuple[str, ...] | None = ("127.0.0.1",)) -> Account | None:
+    """The account saved by the login screen, with its password from the system keyring; None
+    when there is none, or its password is not kept there (then the login screen asks)."""
+    saved = settings.account
+    if saved is None or not saved.password_in_keyring:
+        return None
+    from tui.passwords import stored_password
+
+    password = stored_password(saved.jid)
+    if not password:
+        return None
+    return Account(saved.jid, password, saved.server, saved.port, saved.ca_file,
+                   media_addresses=media_addresses)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,14 +48,17 @@ def main(argv: list[str] | None = None) -> int:
                              "(default 127.0.0.1: calls between clients on this machine, like every "
                              "listener of the suite)")
     args = parser.parse_args(argv)
-    password = os.environ.get(args.password_env)
-    if not args.jid or not password:
-        parser.error(f"give --jid and the password in ${args.password_env}; "
-                     "or start the demo with ./switchboard up")
-    if args.ca_file is not None and not args.ca_file.is_file():
-        parser.error(f"--ca-file {args.ca_file} does not exist; run ./switchboard up once to create it")
     addresses = args.media_address or ["127.0.0.1"]
     media = None if "all" in addresses else tuple(addresses)
+    if not args.jid:  # the saved account, or the login screen
+        SwitchboardApp(saved_login(ClientSettings.load(), media)).run()
+        return 0
+    password = os.environ.get(args.password_env)
+    if not password:
+        parser.error(f"give the password of {args.jid} in ${args.password_env}; or start without "
+                     "--jid to log in on the login screen, or start the demo with ./switchboard up")
+    if args.ca_file is not None and not args.ca_file.is_file():
+        parser.error(f"--ca-file {args.ca_file} does not exist; run ./switchboard up once to create it")
     SwitchboardApp(Account(args.jid, password, args.host, args.port, args.ca_file,
                            media_addresses=media)).run()
     return 0

@@ -8,6 +8,7 @@ import gc
 import os
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -19,6 +20,10 @@ from tui.notifications import NotificationCommands, Notifier
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
 from tui.session.callinfo import CallChanged, CallInfo
+from tui.settings import AccountSettings, ClientSettings
+
+if TYPE_CHECKING:
+    from tui.screens.login import LoginRequest, LoginScreen
 
 STARTED_NS = time.perf_counter_ns()
 
@@ -39,21 +44,52 @@ class SwitchboardApp(App[None]):
         Binding("f4", "camera", "Camera", show=False),
     ]
 
-    def __init__(self, account: Account, *, autoconnect: bool = True, idle_after: float = 300.0) -> None:
-        """``autoconnect=False`` leaves starting the session to the caller (tests, demos);
+    def __init__(self, account: Account | None, *, autoconnect: bool = True,
+                 idle_after: float = 300.0) -> None:
+        """``account=None`` starts on the login screen (its account is then saved in the settings
+        file); ``autoconnect=False`` leaves starting the session to the caller (tests, demos);
         ``idle_after`` seconds without a key or click turn *available* into *away* (0: never)."""
         super().__init__()
         self.autoconnect = autoconnect
         self.idle_after = idle_after
         self._last_activity = time.monotonic()
-        self.session = ChatSession(account)
-        self.main_screen = MainScreen(self.session)
-        self.session.subscribe(self._forward)
-        self.notifier = Notifier(self, self.session, self._looking_at)
-        """Toasts, bell and desktop notifications for what happens elsewhere (CH12)."""
+        self._session: ChatSession | None = None
+        self._main_screen: MainScreen | None = None
+        self._notifier: Notifier | None = None
         self.ready_ms: float | None = None
         self._announced: set[str] = set()
         self._pending: list[events.SessionEvent] = []
+        if account is not None:
+            self._begin(account)
+
+    def _begin(self, account: Account) -> ChatSession:
+        """The session for ``account``, its main screen and notifications (not connected yet)."""
+        session = self._session = ChatSession(account)
+        self._main_screen = MainScreen(session)
+        session.subscribe(self._forward)
+        self._notifier = Notifier(self, session, self._looking_at)
+        return session
+
+    @property
+    def session(self) -> ChatSession:
+        """The logged-in account's session (AttributeError while the login screen is up)."""
+        if self._session is None:
+            raise AttributeError("not logged in yet")
+        return self._session
+
+    @property
+    def main_screen(self) -> MainScreen:
+        """Roster, conversations and rooms (AttributeError while the login screen is up)."""
+        if self._main_screen is None:
+            raise AttributeError("not logged in yet")
+        return self._main_screen
+
+    @property
+    def notifier(self) -> Notifier:
+        """Toasts, bell and desktop notifications for what happens elsewhere (CH12)."""
+        if self._notifier is None:
+            raise AttributeError("not logged in yet")
+        return self._notifier
 
     def _looking_at(self, jid: str) -> bool:
         """Whether the user sees the conversation with ``jid`` now (then it notifies nobody)."""
@@ -69,6 +105,8 @@ class SwitchboardApp(App[None]):
 
     def _deliver(self) -> None:
         batch, self._pending = self._pending, []
+        if self._main_screen is None:  # a login that failed
+            return
         self.main_screen.post_message(SessionUpdates(batch))
         if len(self.screen_stack) > 1 and self.screen is not self.main_screen:  # e.g. the journal
             self.screen.post_message(SessionUpdates(batch))
@@ -93,7 +131,7 @@ class SwitchboardApp(App[None]):
 
     def _tick_calls(self) -> None:
         """Once a second during calls: duration, quality and the video picture."""
-        if self.session.calls_loaded and self.session.calls.calls:
+        if self._session is not None and self.session.calls_loaded and self.session.calls.calls:
             self.run_worker(self.session.calls.refresh_quality(), group="call-quality",
                             exclusive=True)
             self.main_screen.show_video()
@@ -174,10 +212,13 @@ class SwitchboardApp(App[None]):
             yield SystemCommand("Share screen (unavailable)", reason, lambda: self.notify(reason))
 
     async def on_mount(self) -> None:
-        await self.push_screen(self.main_screen)
         if self.idle_after > 0:
             self.set_interval(min(5.0, self.idle_after / 3), self._check_idle)
         self.set_interval(1.0, self._tick_calls)
+        if self._main_screen is None:
+            await self.push_screen(self._login_screen())
+            return
+        await self.push_screen(self.main_screen)
         self.ready_ms = (time.perf_counter_ns() - STARTED_NS) / 1e6
         if self.autoconnect:
             self.run_worker(self._connect(), name="connect", exclusive=True)
@@ -185,13 +226,13 @@ class SwitchboardApp(App[None]):
     async def on_event(self, event: Event) -> None:
         if isinstance(event, (Key, MouseDown, MouseScrollDown, MouseScrollUp)):
             self._last_activity = time.monotonic()
-            if self.session.idle_since is not None:
-                self.session.back_from_idle()
+            if self._session is not None and self._session.idle_since is not None:
+                self._session.back_from_idle()
         await super().on_event(event)
 
     def _check_idle(self) -> None:
         idle = time.monotonic() - self._last_activity
-        if self.session.state == "online" and idle >= self.idle_after:
+        if self._session is not None and self._session.state == "online" and idle >= self.idle_after:
             self.session.go_idle(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=idle))
 
     async def _connect(self) -> None:
@@ -205,7 +246,74 @@ class SwitchboardApp(App[None]):
         gc.freeze()
 
     async def on_unmount(self) -> None:
-        await self.session.stop()
+        if self._session is not None:
+            await self._session.stop()
+
+    # --- first run: the login screen --------------------------------------------------------------
+
+    def _login_screen(self) -> LoginScreen:
+        from tui.passwords import keyring_unavailable
+        from tui.screens.login import LoginScreen
+
+        return LoginScreen(self._log_in, keyring_unavailable(), ClientSettings.load().account)
+
+    async def _log_in(self, request: LoginRequest) -> str:
+        """Try the login screen's account; once in, save it (and its password only in the keyring)
+        and show the main screen. Returns what went wrong and what to do next, or ""."""
+        session = self._begin(request.account)
+        unreachable: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def watch(event: events.SessionEvent) -> None:  # the first failed connect ends the try
+            if (isinstance(event, events.ConnectionChanged) and event.state == "connecting"
+                    and event.detail.startswith("cannot reach") and not unreachable.done()):
+                unreachable.set_result(event.detail)
+
+        unsubscribe = session.subscribe(watch)
+        starting = asyncio.ensure_future(session.start())
+        waiting: set[asyncio.Future[object]] = {starting, unreachable}  # type: ignore[arg-type]
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            unsubscribe()
+        problem = ""
+        if not starting.done():
+            starting.cancel()
+            problem = (f"Cannot reach the server: {unreachable.result()}. Check the server's host "
+                       "and port (or leave the host empty to use the account's domain).")
+        elif starting.exception() is not None:
+            reason = str(starting.exception())
+            if "refused the password" in reason:
+                problem = (f"The server refused the password for {session.jid.bare}. Check the "
+                           "account and the password, then log in again.")
+            else:
+                problem = f"Cannot log in: {reason}. Check the server's host and port."
+        if problem:
+            await session.stop()
+            self._session = self._main_screen = self._notifier = None
+            return problem
+        self._remember(request)
+        await self.switch_screen(self.main_screen)
+        self.ready_ms = (time.perf_counter_ns() - STARTED_NS) / 1e6
+        return ""
+
+    def _remember(self, request: LoginRequest) -> None:
+        """Save the account in the settings file; its password only in the keyring, if asked."""
+        from tui.passwords import forget_password, store_password
+        from tui.screens.login import server_of
+
+        account = request.account
+        kept = request.remember_password and not store_password(account.jid, account.password)
+        if not kept:
+            forget_password(account.jid)
+        settings = ClientSettings.load()
+        host = "" if account.host == server_of(account.jid) else account.host
+        settings.account = AccountSettings(jid=account.jid, host=host, port=account.port,
+                                           ca_file=account.ca_file, password_in_keyring=kept)
+        try:
+            settings.save()
+        except OSError as error:
+            self.notify(f"The account could not be saved ({error.strerror}); the login screen "
+                        "asks again at the next start.", title="Settings", severity="warning")
 
 
 def screen_share_unavailable() -> str:

@@ -69,9 +69,35 @@ class NotificationSettings(BaseModel):
     freedesktop notification service on D-Bus)."""
 
 
+class AccountSettings(BaseModel):
+    """The account the client logs in with when started without ``--jid`` (set on the login
+    screen). The password is never kept here: it is typed at each start, or kept in the system
+    keyring when the user asked for that."""
+
+    jid: str
+    """The account's address, e.g. ``alice@example.org``."""
+    host: str = ""
+    """Server address to connect to; empty: the JID's domain."""
+    port: int = 5222
+    """The server's client port (XMPP c2s, STARTTLS)."""
+    ca_file: Path | None = None
+    """Certificate to trust for the server, for a server with a private CA; None: the system's."""
+    password_in_keyring: bool = False
+    """The password is in the system keyring (service ``switchboard``, user: the JID), so the
+    client logs in without asking."""
+
+    @property
+    def server(self) -> str:
+        """The address to connect to: :attr:`host`, or the JID's domain."""
+        return self.host or self.jid.partition("@")[2].partition("/")[0]
+
+
 class ClientSettings(BaseModel):
     """Everything the terminal client remembers between runs."""
 
+    account: AccountSettings | None = None
+    """The account to log in with when none is given on the command line; None: ask on the
+    login screen."""
     calls: CallSettings = Field(default_factory=CallSettings)
     """Devices for calls."""
     files: FileSettings = Field(default_factory=FileSettings)
