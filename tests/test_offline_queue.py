@@ -5,16 +5,21 @@ slixmpp clients as the other side and a relay that takes the network away from o
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from slixmpp import JID
 
+from tui.app import SwitchboardApp
 from tui.session import Account as SessionAccount
-from tui.session import ChatSession, Delivery, Direction, events
-from tui.session.outbox import Outbox, outbox_path
+from tui.session import ChatMessage, ChatSession, Delivery, Direction, events
+from tui.session.outbox import Outbox, OutboxUnusable, OutgoingMessage, outbox_path
+from tui.widgets.chat import Composer, MessageLog, delivery_label
 from xmpp_components.stack.ejabberd import EjabberdServer
 from xmpp_components.stack.settings import private_settings
 
@@ -249,3 +254,73 @@ async def test_short_network_loss_resumes_the_stream_and_shows_nothing_twice(
     assert sorted(texts) == sorted(["bob 1", "alice 1, lost in the network", "bob 2, during the loss",
                                     "alice 2, queued", "alice 3, end", "bob 3, end"])
     assert len({m.id for m in session.conversation(bob.jid.bare).messages}) == len(texts)
+
+
+async def test_enter_while_offline_queues_the_message_and_shows_it_so(
+        up: EjabberdServer, pair: tuple[Account, Account], relay: Relay,
+        clients: Callable[..., Awaitable[RawClient]]) -> None:
+    alice, bob = pair
+    s = up.settings
+    app = SwitchboardApp(SessionAccount(str(alice.jid), alice.password, s.bind_ip, relay.port,
+                                        s.ca_file))
+    session = app.session
+    watch = SessionWatcher(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await watch.until(lambda: session.state == "online", what="online")
+        app.main_screen.open_conversation(bob.jid.bare)
+        await relay.go_down()
+        await watch.until(lambda: session.state == "connecting", what="network gone")
+        composer = app.main_screen.query_one(Composer)
+        composer.focus()
+        await pilot.press(*"Written offline")
+        await pilot.press("enter")
+        await pilot.pause()
+        message = session.conversation(bob.jid.bare).messages[-1]
+        assert (message.body, message.delivery) == ("Written offline", Delivery.QUEUED)
+        assert composer.text == ""  # it left the box: it is queued, not lost
+        assert "queued, sent when online" in on_screen(app)
+
+        peer = await clients(bob)
+        await relay.come_back()
+        await watch.until(lambda: message.delivery >= Delivery.DELIVERED, timeout=30,
+                          what="delivered once online")
+        await pilot.pause()
+        assert "queued" not in on_screen(app)
+        assert message.delivered_at is not None
+        assert f"delivered {message.delivered_at.astimezone():%H:%M:%S}" in on_screen(app)
+        assert await bodies(peer, "Written offline") == ["Written offline"]
+
+
+def on_screen(app: SwitchboardApp) -> str:
+    """What the message view shows now."""
+    log = app.main_screen.query_one(MessageLog)
+    return "\n".join(log.render_line(y).text.rstrip() for y in range(log.size.height))
+
+
+def test_outbox_keeps_messages_in_the_order_written_and_once(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox" / "a@example.org.sqlite3")
+    when = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.UTC)
+    rows = [OutgoingMessage(f"id-{n}", "b@example.org", f"<message id='id-{n}'/>", when)
+            for n in (3, 1, 2)]
+    for row in [*rows, rows[0]]:
+        box.put(row)
+    assert box.waiting() == rows
+    assert box.remove("id-1") and not box.remove("id-1")
+    box.close()
+    assert [r.message_id for r in Outbox(box.path).waiting()] == ["id-3", "id-2"]
+
+
+def test_outbox_of_a_newer_client_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(OutboxUnusable, match="update this one"):
+        Outbox(path).waiting()
+
+
+def test_queued_tick_reads_queued() -> None:
+    message = ChatMessage("m", Direction.OUTGOING, "a@example.org", "hi",
+                          dt.datetime(2026, 11, 26, tzinfo=dt.UTC), delivery=Delivery.QUEUED)
+    assert delivery_label(message).plain == "⏳ queued, sent when online"
+    assert delivery_label(message, compact=True).plain == "⏳ queued"
+    assert message.advance(Delivery.SENT, message.time) and message.sent_at == message.time
