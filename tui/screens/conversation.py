@@ -21,6 +21,7 @@ from tui.session import ChatSession, events
 from tui.session.history import HistoryError
 from tui.session.message_actions import MessageActionError
 from tui.session.model import ChatMessage, Direction
+from tui.session.rooms import RoomError
 from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.chat.compose_bar import ComposeBar
 from tui.widgets.chat.message_extras import RETRACTED, display_name
@@ -103,7 +104,7 @@ class ConversationActions(_Base):
         async def run() -> None:
             try:
                 await work
-            except HistoryError as exc:
+            except (HistoryError, RoomError) as exc:
                 self.notify(str(exc), title="History", severity="warning", timeout=15)
 
         self.run_worker(run(), group="history")
@@ -152,12 +153,17 @@ class ConversationActions(_Base):
         self.load_older()
 
     def load_older(self) -> None:
-        """Ask the server for the page of history before the oldest message here (1:1 chats;
-        a room brings its recent history when joined)."""
+        """Ask the server for the page of history before the oldest message here: from my
+        archive for a 1:1 chat, from the room's archive for a room."""
         jid = self.open_jid
-        if (jid is not None and jid not in self.session.rooms and self.session.state == "online"
-                and self.session.history.has_older(jid)):
-            self._history(self.session.history.older(jid))
+        if jid is None or self.session.state != "online" or not self._has_older(jid):
+            return
+        rooms = self.session.rooms
+        self._history(rooms.older(jid) if jid in rooms else self.session.history.older(jid))
+
+    def _has_older(self, jid: str) -> bool:
+        rooms = self.session.rooms
+        return rooms.has_older(jid) if jid in rooms else self.session.history.has_older(jid)
 
     def on_selectable_log_chosen(self, event: SelectableLog.Chosen) -> None:
         {"reply": self.reply_to, "react": self.react_to, "edit": self.edit,
@@ -311,7 +317,7 @@ class ConversationActions(_Base):
                  lambda: self.edit(mine)),
                 ("Retract my last message", "Everyone sees “message retracted” (Del on a message)",
                  lambda: self.retract(mine))]
-        if self.open_jid not in self.session.rooms and self.session.history.has_older(self.open_jid):
+        if self._has_older(self.open_jid):
             commands.append(("Load older messages", "The page of history before the oldest here "
                              "(scrolling to the top does it too)", self.load_older))
         return commands

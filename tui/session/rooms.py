@@ -24,6 +24,7 @@ from slixmpp.exceptions import IqError, IqTimeout, PresenceError
 
 from . import bookmarks, events, room_archive
 from .bookmarks import Bookmark
+from .message_actions import refers
 from .model import ChatMessage, Delivery, Direction, Invitation, Occupant, Room, Show
 
 if TYPE_CHECKING:
@@ -111,6 +112,9 @@ class RoomService:
         self._rejoin: set[str] = set()  # rooms I was in when the session or my presence went away
         self._read_sent: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._oldest: dict[str, str] = {}  # archive id of the oldest message fetched, per room
+        self._complete: set[str] = set()  # rooms whose first archived message is here
+        self._paging: set[str] = set()  # rooms with an older page on its way
 
     def __contains__(self, jid: object) -> bool:
         return jid in self.by_jid
@@ -335,12 +339,17 @@ class RoomService:
         pages: list[list[Message]] = []
         before: str | bool = True
         fetched = 0
+        first_time = room.jid not in self._oldest
         try:
             while True:
                 page, complete = await room_archive.page_before(self._stream, room.jid, before, HISTORY)
                 fresh = [r for r in page if r["mam_result"]["id"] not in known]
                 pages.insert(0, fresh)
                 fetched += len(page)
+                if first_time and page:  # where paging back on scroll goes on from
+                    self._oldest[room.jid] = page[0]["mam_result"]["id"]
+                if first_time and (complete or len(page) < HISTORY):
+                    self._complete.add(room.jid)
                 if (complete or not page or len(fresh) < len(page) or not known
                         or fetched >= CATCH_UP):
                     break
@@ -398,9 +407,25 @@ class RoomService:
         if self.session.actions.take(room.jid, stanza, sender, mine=self._is_mine(room, stanza),
                                      when=when, live=live):
             return  # a reaction, retraction or correction
+        message = self._message(room, stanza, when, archive_id)
+        if message is None:
+            return
+        conversation = self.session.conversation(room.jid)
+        if message.direction is Direction.INCOMING and (live or unread):
+            conversation.unread += 1
+        index = conversation.add(message)
+        if live:
+            self._emit(events.MessageAdded(room.jid, message, index))
+            if message.direction is Direction.INCOMING:
+                self._emit(events.UnreadChanged(room.jid, conversation.unread))
+
+    def _message(self, room: Room, stanza: Message, when: dt.datetime | None,
+                 archive_id: str) -> ChatMessage | None:
+        """The room message ``stanza`` as its conversation keeps it, not added yet; None when it
+        has no body or is here already (my own message coming back moves to *sent to room*)."""
         body = stanza["body"]
         if not body:
-            return
+            return None
         conversation = self.session.conversation(room.jid)
         stanza_id = stanza["stanza_id"]
         room_id = archive_id or (stanza_id["id"] if stanza_id["by"] == room.jid else "")
@@ -412,7 +437,7 @@ class RoomService:
                 known.room_id = known.room_id or room_id
                 if known.advance(Delivery.SENT, _now()):
                     self._emit(events.MessageChanged(room.jid, known))
-                return
+                return None
             message = ChatMessage(own_id or room_id or str(uuid.uuid4()), Direction.OUTGOING,
                                   self.session.jid.bare, body, when or _now(), nick=nick,
                                   room_id=room_id)
@@ -420,20 +445,57 @@ class RoomService:
         else:
             message_id = room_id or own_id or str(uuid.uuid4())
             if message_id in conversation.by_id:
-                return
+                return None
             delay = stanza["delay"]["stamp"] if stanza["delay"]["stamp"] else None
             message = ChatMessage(message_id, Direction.INCOMING,
                                   self._real_jid(room, stanza) or f"{room.jid}/{nick}", body,
                                   when or delay or _now(), nick=nick, room_id=room_id,
                                   markable=stanza.xml.find(MARKABLE) is not None)
-            if live or unread:
-                conversation.unread += 1
         self.session.actions.annotate(message, stanza, room.jid, room)
-        index = conversation.add(message)
-        if live:
-            self._emit(events.MessageAdded(room.jid, message, index))
-            if message.direction is Direction.INCOMING:
-                self._emit(events.UnreadChanged(room.jid, conversation.unread))
+        return message
+
+    def has_older(self, jid: str) -> bool:
+        """Whether the room's archive may hold messages older than those here."""
+        return jid in self._oldest and jid not in self._complete
+
+    async def older(self, jid: str) -> int:
+        """The page of the room's archive before the oldest message here, put in front of its
+        conversation without duplicates (then :class:`~events.HistoryPrepended`); returns how many
+        messages it added. 0 when there is nothing older or a page is on its way."""
+        room = self.by_jid.get(jid)
+        if room is None or not self.has_older(jid) or jid in self._paging:
+            return 0
+        self._paging.add(jid)
+        try:
+            results, complete = await room_archive.page_before(self._stream, jid, self._oldest[jid],
+                                                               HISTORY)
+        except (IqError, IqTimeout) as exc:
+            raise _refused(exc, f"load older messages of {room.display_name}") from None
+        finally:
+            self._paging.discard(jid)
+        if results:
+            self._oldest[jid] = results[0]["mam_result"]["id"]
+        if complete or len(results) < HISTORY:
+            self._complete.add(jid)
+        conversation = self.session.conversation(jid)
+        fresh: list[ChatMessage] = []
+        later: list[tuple[Message, dt.datetime | None, str]] = []
+        seen = set(conversation.by_id)
+        for result in results:
+            forwarded = result["mam_result"]["forwarded"]
+            archived = (forwarded["stanza"], forwarded["delay"]["stamp"] or None,
+                        result["mam_result"]["id"])
+            if refers(archived[0]):  # applied once the messages of the page are in
+                later.append(archived)
+            elif (message := self._message(room, *archived)) is not None and message.id not in seen:
+                seen.add(message.id)
+                fresh.append(message)
+        in_front = conversation.put_history(fresh)
+        for stanza, when, archive_id in later:
+            self._take(room, stanza, when, archive_id, live=False)
+        self.session.actions.settle(jid)
+        self._emit(events.HistoryPrepended(jid, len(fresh)) if in_front else events.HistoryLoaded(jid))
+        return len(fresh)
 
     def send(self, jid: str, body: str, reply_to: ChatMessage | None = None) -> ChatMessage:
         """Say ``body`` in the room (answering ``reply_to``, if given); the message is *sent to
@@ -685,6 +747,8 @@ class RoomService:
         self.by_jid.pop(room.jid, None)
         self.session.conversations.pop(room.jid, None)
         self._buffered.pop(room.jid, None)
+        self._oldest.pop(room.jid, None)
+        self._complete.discard(room.jid)
         self._emit(events.RoomsChanged())
 
     # --- invitations -----------------------------------------------------------------------------------
