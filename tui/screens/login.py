@@ -45,7 +45,8 @@ class LoginScreen(Screen[None]):
 
     DEFAULT_CSS = """
     LoginScreen { align: center middle; }
-    LoginScreen > Vertical { width: 72; height: auto; border: tall $accent; background: $surface;
+    LoginScreen > Vertical { width: 72; max-width: 100%; height: auto; max-height: 100%;
+                             overflow-y: auto; border: tall $accent; background: $surface;
                              padding: 0 1; }
     LoginScreen Horizontal { height: auto; }
     LoginScreen .label { width: 14; padding: 1 0 0 0; text-style: bold; }
