@@ -16,7 +16,9 @@ class Reconnector:
 
     The first attempt after a drop is immediate; slixmpp then doubles its wait between failed
     attempts (1, 3, 7, 15 s …), which this caps at ``max_backoff`` seconds so a component or client
-    is back within seconds of ejabberd's return.
+    is back within seconds of ejabberd's return. A connection that is accepted and then dropped
+    before any session (a proxy or a server still starting) does not count as a success: such
+    drops back off too (0.5, 1, 2 … s), instead of reconnecting in a tight loop.
     """
 
     def __init__(self, stream: XMLStream, address: tuple[str, int], max_backoff: float = 10.0) -> None:
@@ -25,8 +27,12 @@ class Reconnector:
         self.max_backoff = max_backoff
         self.stopped = False
         self._task: asyncio.Task[None] | None = None
+        self.drops_without_session = 0
+        """Drops since the last session started; each one waits longer before reconnecting."""
         stream.add_event_handler("reconnect_delay", self._cap_delay)
         stream.add_event_handler("disconnected", self._on_disconnected)
+        stream.add_event_handler("session_start", self._on_session)
+        stream.add_event_handler("session_resumed", self._on_session)
 
     def start(self) -> asyncio.Future[Any]:
         """Begin connecting (and keep doing so)."""
@@ -47,13 +53,20 @@ class Reconnector:
         if delay > self.max_backoff:
             self.stream._connect_loop_wait = self.max_backoff
 
+    def _on_session(self, _event: Any) -> None:
+        self.drops_without_session = 0
+
     def _on_disconnected(self, reason: Any) -> None:
         if self.stopped:
             return
-        log.warning("stream to %s:%s lost (%s); reconnecting", *self.address, reason)
-        self._task = asyncio.ensure_future(self._reconnect())
+        wait = 0.0 if self.drops_without_session == 0 else \
+            min(self.max_backoff, 0.5 * 2 ** (self.drops_without_session - 1))
+        self.drops_without_session += 1
+        log.warning("stream to %s:%s lost (%s); reconnecting in %.1f s", *self.address, reason, wait)
+        self._task = asyncio.ensure_future(self._reconnect(wait))
 
-    async def _reconnect(self) -> None:
-        await asyncio.sleep(0)  # let slixmpp finish its own disconnect bookkeeping first
+    async def _reconnect(self, wait: float) -> None:
+        # yield at least once: slixmpp finishes its own disconnect bookkeeping first
+        await asyncio.sleep(wait)
         if not self.stopped:
             self.stream.connect(*self.address)
