@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,20 @@ from xmpp_components.plugins.jingle.media import TrackReader
 SAMPLE_RATE = 48000
 BLOCK = 960  # 20 ms
 PROCESSING = ("echo cancellation", "automatic gain", "noise suppression")
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """ALSA reports every missing card on file descriptor 2 while PortAudio starts, straight
+    over the terminal client's screen; send those lines to /dev/null."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -47,15 +63,24 @@ class AudioBackend:
 
     def __init__(self) -> None:
         self.reason = ""
-        self._sd: Any = None
-        try:
-            import sounddevice
+        self._loaded: Any = None
+        self._tried = False
 
-            self._sd = sounddevice
-        except OSError:  # the shared library is missing
-            self.reason = "PortAudio is not installed (Debian: apt install libportaudio2)"
-        except ImportError:
-            self.reason = "the sounddevice package is missing (./switchboard install)"
+    @property
+    def _sd(self) -> Any:
+        """The ``sounddevice`` module, loaded on first use (PortAudio starts then)."""
+        if not self._tried:
+            self._tried = True
+            try:
+                with _quiet_stderr():
+                    import sounddevice
+
+                self._loaded = sounddevice
+            except OSError:  # the shared library is missing
+                self.reason = "PortAudio is not installed (Debian: apt install libportaudio2)"
+            except ImportError:
+                self.reason = "the sounddevice package is missing (./switchboard install)"
+        return self._loaded
 
     @property
     def available(self) -> bool:
@@ -65,8 +90,9 @@ class AudioBackend:
     def rescan(self) -> None:
         """Ask PortAudio again which devices exist (after plugging something in)."""
         if self._sd is not None:
-            self._sd._terminate()
-            self._sd._initialize()
+            with _quiet_stderr():
+                self._sd._terminate()
+                self._sd._initialize()
 
     def devices(self) -> list[AudioDevice]:
         """Every device PortAudio knows."""
