@@ -20,7 +20,6 @@ from tui.notifications import NotificationCommands, Notifier
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
 from tui.session.callinfo import CallChanged, CallInfo
-from tui.settings import AccountSettings, ClientSettings
 
 if TYPE_CHECKING:
     from tui.screens.login import LoginRequest, LoginScreen
@@ -254,6 +253,7 @@ class SwitchboardApp(App[None]):
     def _login_screen(self) -> LoginScreen:
         from tui.passwords import keyring_unavailable
         from tui.screens.login import LoginScreen
+        from tui.settings import ClientSettings
 
         return LoginScreen(self._log_in, keyring_unavailable(), ClientSettings.load().account)
 
@@ -305,6 +305,8 @@ class SwitchboardApp(App[None]):
         kept = request.remember_password and not store_password(account.jid, account.password)
         if not kept:
             forget_password(account.jid)
+        from tui.settings import AccountSettings, ClientSettings
+
         settings = ClientSettings.load()
         host = "" if account.host == server_of(account.jid) else account.host
         settings.account = AccountSettings(jid=account.jid, host=host, port=account.port,
