@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .localfile import NewerFileError, open_versioned
 from .model import Direction
 
 SCHEMA_VERSION = 1
@@ -173,19 +174,11 @@ class MessageIndex:
     def db(self) -> sqlite3.Connection:
         """The open connection (the file and its schema are made on first use)."""
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                db.close()
+            try:
+                self._db = open_versioned(self.path, SCHEMA, SCHEMA_VERSION)
+            except NewerFileError:
                 raise RuntimeError(f"the search index {self.path} was written by a newer client; "
-                                   "update this one, or delete the file to rebuild the index")
-            if version < SCHEMA_VERSION:  # idempotent, so two sessions starting at once both succeed
-                db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; "
-                                 "COMMIT;")
-            self._db = db
+                                   "update this one, or delete the file to rebuild the index") from None
         return self._db
 
     @contextlib.contextmanager

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from slixmpp import JID, Message
 
 from . import events
+from .localfile import NewerFileError, open_versioned
 from .model import ChatMessage, Delivery, Direction
 
 if TYPE_CHECKING:
@@ -87,23 +88,14 @@ class Outbox:
         """The open connection (the file and its schema are made on first use)."""
         if self._db is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-                db.execute("PRAGMA journal_mode = WAL")
-                db.execute("PRAGMA synchronous = NORMAL")  # survives a crash of the client
-                version = db.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    db.close()
-                    raise OutboxUnusable(
-                        f"the outbox {self.path} was written by a newer client; update this one "
-                        "(deleting the file loses the messages waiting in it)")
-                if version < SCHEMA_VERSION:
-                    db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} "
-                                     f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+                self._db = open_versioned(self.path, SCHEMA, SCHEMA_VERSION)
+            except NewerFileError:
+                raise OutboxUnusable(
+                    f"the outbox {self.path} was written by a newer client; update this one "
+                    "(deleting the file loses the messages waiting in it)") from None
             except (OSError, sqlite3.Error) as exc:
                 raise OutboxUnusable(f"the outbox {self.path} cannot be opened ({exc}); check that "
                                      "the directory is writable and the disk not full") from None
-            self._db = db
         return self._db
 
     @contextlib.contextmanager
@@ -160,13 +152,8 @@ class OutboxService:
     def restore(self) -> int:
         """Put the messages left in the outbox by an earlier run into their conversations, as
         queued; returns how many. A file that cannot be read is logged, not fatal."""
-        try:
-            waiting = self.store.waiting()
-        except OutboxUnusable as exc:
-            log.warning("%s", exc)
-            return 0
         restored = 0
-        for row in waiting:
+        for row in self._waiting():
             self._kept.add(row.message_id)
             conversation = self.session.conversation(row.peer)
             if row.message_id in conversation.by_id:
@@ -179,6 +166,14 @@ class OutboxService:
             self._emit(events.MessageAdded(conversation.jid, message, index))
             restored += 1
         return restored
+
+    def _waiting(self) -> list[OutgoingMessage]:
+        """What waits in the outbox; nothing (and a log line) when the file cannot be read."""
+        try:
+            return self.store.waiting()
+        except OutboxUnusable as exc:
+            log.warning("%s", exc)
+            return []
 
     def keep(self, peer: str, message: ChatMessage, stanza: Message) -> None:
         """Write ``message`` (its ``stanza`` built) to the outbox; raises :class:`OutboxUnusable`."""
@@ -210,13 +205,8 @@ class OutboxService:
             self._in_flight.clear()  # a new stream: slixmpp dropped what it had not got acked
         if not self._kept:
             return 0
-        try:
-            waiting = self.store.waiting()
-        except OutboxUnusable as exc:
-            log.warning("%s", exc)
-            return 0
         count = 0
-        for row in waiting:
+        for row in self._waiting():
             if row.message_id in self._in_flight:
                 continue
             self._stanza(row).send()
