@@ -269,14 +269,14 @@ class CallService:
     def _on_ended(self, call: Call) -> None:
         if self.calls.pop(call.sid, None) is None:
             return
-        for probe in (self._audio.pop(call.sid, None), self._video.pop(call.sid, None)):
-            if probe is not None:
-                probe._task.cancel()
-        speaker = self._speakers.pop(call.sid, None)
-        if speaker is not None:
-            closing = asyncio.get_running_loop().create_task(speaker.close())
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
+        readers = (self._audio.pop(call.sid, None), self._video.pop(call.sid, None),
+                   self._speakers.pop(call.sid, None))
+        for reader in readers:
+            if reader is not None:  # stopped in the background: the call has ended already
+                closing = asyncio.get_running_loop().create_task(
+                    reader.close() if isinstance(reader, Speaker) else reader.stop())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
         self._quality.pop(call.sid, None)
         info = self.info(call)
         self._notes.pop(call.sid, None)
