@@ -27,11 +27,23 @@ class SessionUpdates(Message):
 
 
 class SessionView:
-    """For screens that observe the session: handles a batch as its events one by one."""
+    """For screens that observe the session: a batch is handled as its events one by one, then
+    :meth:`after_session_batch` runs once (for work worth doing once per batch, not per event)."""
+
+    in_session_batch = False
+    """True while the events of a batch are being handled."""
+
+    def on_session_update(self, update: SessionUpdate) -> None:
+        """React to one session event (screens override this)."""
+
+    def after_session_batch(self) -> None:
+        """Runs once after every event of a batch was handled (screens may override this)."""
 
     def on_session_updates(self, batch: SessionUpdates) -> None:
-        handle = getattr(self, "on_session_update", None)
-        if handle is None:
-            return
-        for event in batch.events:
-            handle(SessionUpdate(event))
+        self.in_session_batch = True
+        try:
+            for event in batch.events:
+                self.on_session_update(SessionUpdate(event))
+        finally:
+            self.in_session_batch = False
+        self.after_session_batch()

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
-from tui.messages import SessionUpdate, SessionUpdates, SessionView
+from tui.messages import SessionUpdate, SessionView
 from tui.session import ChatSession, Contact, Show, events
 from tui.session.callinfo import CallChanged
 from tui.session.outbox import OutboxUnusable
@@ -54,7 +54,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
         self.open_jid: str | None = None
         self.watched: dict[str, bool] = {}
         """Contacts to tell me about (PR5): bare JID -> whether they were online last time."""
-        self._batch_due: set[str] | None = None
+        self._batch_due: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield PresenceBar(self.session.jid.bare, id="presence")
@@ -238,15 +238,10 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
 
     # --- session events ---------------------------------------------------------------------------
 
-    def on_session_updates(self, batch: SessionUpdates) -> None:
-        """A batch of events: the read marker and the unread counts once per batch, not per
-        message, so a burst of a thousand messages costs one marker and one list update."""
-        batch.prevent_default()  # Textual would hand the batch to SessionView's handler a second time
-        self._batch_due = set()
-        try:
-            super().on_session_updates(batch)
-        finally:
-            due, self._batch_due = self._batch_due, None
+    def after_session_batch(self) -> None:
+        """The read marker and the unread counts once per batch, not per message, so a burst of
+        a thousand messages costs one marker and one list update."""
+        due, self._batch_due = self._batch_due, set()
         if "read" in due:
             self._mark_read()
         if "unread" in due:
@@ -255,7 +250,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
 
     def _due(self, what: str) -> bool:
         """Inside a batch, remember ``what`` for its end (True); outside one, do it now (False)."""
-        if self._batch_due is None:
+        if not self.in_session_batch:
             return False
         self._batch_due.add(what)
         return True
