@@ -11,6 +11,7 @@ from slixmpp.xmlstream import ET
 
 from tui.app import SwitchboardApp
 from tui.screens.call import IncomingCall
+from tui.screens.card import initials
 from tui.session import Show
 from tui.settings import NO_SPEAKER, TEST_TONE, CallSettings, ClientSettings
 from tui.widgets.call import CallPanel, VideoView
@@ -83,7 +84,8 @@ async def test_an_incoming_call_shows_the_caller_then_f8_answers_and_the_keys_wo
         await pilot.pause()
         shown = str(window.query_one("#incoming-who").render())
         assert "Call from" in shown and bob.jid.bare in shown and "+49 89 1234-567" in shown
-        assert " BB " in shown or bob.jid.user[:1].upper() in shown
+        name = session.contacts[bob.jid.bare].display_name
+        assert shown.startswith(f" {initials(name)} ") and name in shown  # avatar initials, name
         assert outgoing.state is CallState.RINGING  # bob hears it ring before alice answers
 
         await pilot.press("f8")
