@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 PLUGINS = ("xep_0308", "xep_0334", "xep_0372", "xep_0424", "xep_0428", "xep_0444", "xep_0461")
 
 REACTIONS = "{urn:xmpp:reactions:0}reactions"
-RETRACT = "{urn:xmpp:message-retract:1}retract"
+RETRACT_NS = "urn:xmpp:message-retract:1"
+RETRACT = f"{{{RETRACT_NS}}}retract"
 REPLACE = "{urn:xmpp:message-correct:0}replace"
 ORIGIN_ID = "{urn:xmpp:sid:0}origin-id"
 
@@ -263,8 +264,12 @@ class MessageActions:
         if room is not None and not message.room_id:
             raise MessageActionError("The room has not passed that message on yet; wait for "
                                      "“✓ sent to room”, then retract it.")
-        self.session.stream.plugin["xep_0424"].send_retraction(
-            JID(jid), self.ref_of(message, room), mtype=mtype, fallback_text=RETRACTED_FALLBACK)
+        stanza = self.session.stream.make_message(mto=JID(jid), mtype=mtype, mbody=RETRACTED_FALLBACK)
+        stanza["retract"]["id"] = self.ref_of(message, room)
+        # XEP-0424 names what the body is a fallback for; slixmpp's send_retraction leaves it out
+        stanza["fallback"]["for"] = RETRACT_NS
+        stanza.enable("store")
+        stanza.send()
         message.retracted, message.body = True, ""
         self._emit(events.MessageChanged(jid, message))
 
