@@ -7,7 +7,7 @@ import datetime as dt
 import gc
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -20,9 +20,11 @@ from tui.notifications import NotificationCommands, Notifier
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
 from tui.session.callinfo import CallChanged, CallInfo
+from tui.session.client import PasswordRefused
 
 if TYPE_CHECKING:
     from tui.screens.login import LoginRequest, LoginScreen
+    from tui.settings import AccountSettings, ClientSettings
 
 STARTED_NS = time.perf_counter_ns()
 
@@ -58,6 +60,7 @@ class SwitchboardApp(App[None]):
         self.ready_ms: float | None = None
         self._announced: set[str] = set()
         self._pending: list[events.SessionEvent] = []
+        self._unsubscribe: Callable[[], None] = lambda: None
         if account is not None:
             self._begin(account)
 
@@ -65,8 +68,23 @@ class SwitchboardApp(App[None]):
         """The session for ``account``, its main screen and notifications (not connected yet)."""
         session = self._session = ChatSession(account)
         self._main_screen = MainScreen(session)
-        session.subscribe(self._forward)
+        self._unsubscribe = session.subscribe(self._forward)
         self._notifier = Notifier(self, session, self._looking_at)
+        return session
+
+    def _end(self) -> ChatSession | None:
+        """Let go of the session (logout, a refused login): its events, notices and calls reach
+        nothing any more, so nothing of this account shows under the next. Returns it, to stop."""
+        session = self._session
+        if session is None:
+            return None
+        self._unsubscribe()
+        self._unsubscribe = lambda: None
+        if self._notifier is not None:
+            self._notifier.close()
+        self._session = self._main_screen = self._notifier = None
+        self._pending.clear()
+        self._announced.clear()
         return session
 
     @property
@@ -192,6 +210,13 @@ class SwitchboardApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if self._session is not None:
+            bare = self._session.jid.bare
+            yield SystemCommand("Log out", f"Go offline as {bare} and back to the login screen, "
+                                "e.g. to use another account", self.action_log_out)
+            yield SystemCommand("Log out and forget the password",
+                                f"Log out, and drop the password of {bare} from the system keyring",
+                                lambda: self.action_log_out(forget_password=True))
         yield SystemCommand("Call", "Call the open or highlighted contact (F8)",
                             self.action_call_or_answer)
         yield SystemCommand("Video call", "Video call the open or highlighted contact (Shift+F8)",
@@ -237,6 +262,11 @@ class SwitchboardApp(App[None]):
     async def _connect(self) -> None:
         try:
             await self.session.start()
+        except PasswordRefused:  # a saved password that no longer works: ask for it again
+            bare = self.session.jid.bare
+            await self._to_login(f"The server refused the password for {bare} — type it again.",
+                                 error=True)
+            return
         except ConnectionError as exc:
             self.notify(f"{exc}", title="Cannot log in", severity="error", timeout=60)
             return
@@ -248,14 +278,63 @@ class SwitchboardApp(App[None]):
         if self._session is not None:
             await self._session.stop()
 
-    # --- first run: the login screen --------------------------------------------------------------
+    # --- the login screen: first run, logout, a refused password ----------------------------------
 
-    def _login_screen(self) -> LoginScreen:
+    def _login_screen(self, saved: AccountSettings | None = None, message: str = "",
+                      error: bool = False) -> LoginScreen:
+        """The login screen, filled in with ``saved`` (default: the settings file's account)."""
         from tui.passwords import keyring_unavailable
         from tui.screens.login import LoginScreen
         from tui.settings import ClientSettings
 
-        return LoginScreen(self._log_in, keyring_unavailable(), ClientSettings.load().account)
+        return LoginScreen(self._log_in, keyring_unavailable(), saved or ClientSettings.load().account,
+                           message, error)
+
+    def action_log_out(self, forget_password: bool = False) -> None:
+        """Log out and show the login screen (palette: *Log out*); ``forget_password`` also drops
+        the password from the system keyring."""
+        if self._session is not None:
+            self.run_worker(self.log_out(forget_password), group="logout", exclusive=True)
+
+    async def log_out(self, forget_password: bool = False) -> None:
+        """Go offline cleanly (unavailable presence, the stream closed) and show the login screen
+        with this account filled in, ready for it or another one."""
+        if self._session is None:
+            return
+        bare = self._session.jid.bare
+        note = " and forgot its password" if forget_password else ""
+        await self._to_login(f"Logged out of {bare}{note}.", forget_password=forget_password)
+
+    async def _to_login(self, message: str, error: bool = False,
+                        forget_password: bool = False) -> None:
+        """End the session and show the login screen with its account and ``message``."""
+        from tui.screens.login import account_settings
+        from tui.settings import ClientSettings
+
+        session = self._end()
+        if session is None:
+            return
+        if session.calls_loaded and session.calls.current is not None:
+            await session.calls.hangup()
+        await session.stop()
+        gc.unfreeze()  # what the old account left may go now
+        self.clear_notifications()
+        settings = ClientSettings.load()
+        saved = settings.account
+        if saved is None or saved.jid != session.account.jid:
+            saved = account_settings(session.account)
+        if forget_password:
+            from tui.passwords import forget_password as forget
+
+            forget(session.account.jid)
+            if saved.password_in_keyring:
+                saved = saved.model_copy(update={"password_in_keyring": False})
+                if settings.account is not None and settings.account.jid == saved.jid:
+                    settings.account = saved
+                    self._save(settings)
+        while len(self.screen_stack) > 2:  # dialogs and screens over the main screen
+            await self.pop_screen()
+        await self.switch_screen(self._login_screen(saved, message, error))
 
     async def _log_in(self, request: LoginRequest) -> str:
         """Try the login screen's account; once in, save it (and its password only in the keyring)
@@ -282,14 +361,14 @@ class SwitchboardApp(App[None]):
                        "and port (or leave the host empty to use the account's domain).")
         elif starting.exception() is not None:
             reason = str(starting.exception())
-            if "refused the password" in reason:
+            if isinstance(starting.exception(), PasswordRefused):
                 problem = (f"The server refused the password for {session.jid.bare}. Check the "
                            "account and the password, then log in again.")
             else:
                 problem = f"Cannot log in: {reason}. Check the server's host and port."
         if problem:
+            self._end()
             await session.stop()
-            self._session = self._main_screen = self._notifier = None
             return problem
         self._remember(request)
         await self.switch_screen(self.main_screen)
@@ -299,18 +378,19 @@ class SwitchboardApp(App[None]):
     def _remember(self, request: LoginRequest) -> None:
         """Save the account in the settings file; its password only in the keyring, if asked."""
         from tui.passwords import forget_password, store_password
-        from tui.screens.login import server_of
+        from tui.screens.login import account_settings
+        from tui.settings import ClientSettings
 
         account = request.account
         kept = request.remember_password and not store_password(account.jid, account.password)
         if not kept:
             forget_password(account.jid)
-        from tui.settings import AccountSettings, ClientSettings
-
         settings = ClientSettings.load()
-        host = "" if account.host == server_of(account.jid) else account.host
-        settings.account = AccountSettings(jid=account.jid, host=host, port=account.port,
-                                           ca_file=account.ca_file, password_in_keyring=kept)
+        settings.account = account_settings(account, password_in_keyring=kept)
+        self._save(settings)
+
+    def _save(self, settings: ClientSettings) -> None:
+        """Write the settings file; a failure is said, not raised."""
         try:
             settings.save()
         except OSError as error:

@@ -131,7 +131,13 @@ class Notifier:
         """How often the bell rang."""
         self._pending: dict[tuple[str, str], Notice] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        session.subscribe(self._on_event)
+        self._unsubscribe = session.subscribe(self._on_event)
+
+    def close(self) -> None:
+        """Stop listening to the session (logged out): nothing more of it is shown, not even the
+        notices of the current turn."""
+        self._unsubscribe()
+        self._pending.clear()
 
     @property
     def settings(self) -> NotificationSettings:

@@ -1,4 +1,5 @@
-"""The login screen: account and server on first run (or when the saved password is not at hand).
+"""The login screen: account and server on first run, when the saved password is not at hand or
+the server refused it, and after logging out (then another account may log in).
 
 JID and password; the server's host and port default to the JID's domain and 5222; an optional CA
 file for a server with a private certificate authority; "remember password" keeps it in the system
@@ -40,6 +41,13 @@ def server_of(jid: str) -> str:
     return jid.partition("@")[2].partition("/")[0]
 
 
+def account_settings(account: Account, password_in_keyring: bool = False) -> AccountSettings:
+    """How the settings file keeps ``account`` (its host only where it is not the JID's domain)."""
+    host = "" if account.host == server_of(account.jid) else account.host
+    return AccountSettings(jid=account.jid, host=host, port=account.port, ca_file=account.ca_file,
+                           password_in_keyring=password_in_keyring)
+
+
 class LoginScreen(Screen[None]):
     """Account, password and server; Enter or the button logs in."""
 
@@ -62,13 +70,17 @@ class LoginScreen(Screen[None]):
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
 
     def __init__(self, attempt: LoginAttempt, keyring_reason: str,
-                 saved: AccountSettings | None = None) -> None:
+                 saved: AccountSettings | None = None, message: str = "",
+                 error: bool = False) -> None:
         """``keyring_reason``: why no password can be remembered here ("" where it can);
-        ``saved``: the account of the settings file, to fill in."""
+        ``saved``: the account to fill in (of the settings file, or the one just logged out);
+        ``message``: what to say first (``error``: a failure, e.g. a refused password)."""
         super().__init__()
         self.attempt = attempt
         self.keyring_reason = keyring_reason
         self.saved = saved
+        self.message = message
+        self.error = error
 
     def compose(self) -> ComposeResult:
         saved = self.saved
@@ -102,6 +114,8 @@ class LoginScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#login-password" if self.saved else "#login-jid", Input).focus()
+        if self.message:
+            self.say(self.message, self.error)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "login-jid":

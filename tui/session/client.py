@@ -61,6 +61,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class PasswordRefused(ConnectionError):
+    """The server refused the account's password (the user has to type it again)."""
+
+
 @dataclass(frozen=True)
 class Account:
     """Where and as whom to log in."""
@@ -202,12 +206,12 @@ class ChatSession:
         self.outbox.restore()
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        def fail(reason: str) -> None:
+        def refused(_event: Any) -> None:
             if not started.done():
-                started.set_exception(ConnectionError(reason))
+                started.set_exception(PasswordRefused(
+                    f"the server refused the password for {self.jid.bare}"))
 
-        stream.add_event_handler("failed_auth", lambda _e: fail(
-            f"the server refused the password for {self.jid.bare}"))
+        stream.add_event_handler("failed_auth", refused)
         stream.add_event_handler("session_start", self._on_session_start)
         self._ready = started
         stream.add_event_handler("session_resumed", self._on_session_resumed)
@@ -237,7 +241,9 @@ class ChatSession:
             raise
 
     async def stop(self) -> None:
-        """Say goodbye and close the stream."""
+        """Say goodbye (unavailable presence, to contacts and rooms) and close the stream."""
+        if self._stream is not None and self.state == "online":
+            self._stream.send_presence(ptype="unavailable")
         if self._reconnector is not None:
             await self._reconnector.stop()
         self._set_state("offline")
