@@ -2,6 +2,7 @@
 # Install what Switchboard needs on Debian 12, idempotently and quietly.
 #   - ejabberd 24.12 from bookworm-backports with its SQLite and PostgreSQL drivers
 #   - go-sendxmpp, a foreign XMPP client the interop tests use
+#   - Xvfb, xsetroot and xrandr: a real X display for the screen-sharing tests
 #   - python3-venv when the interpreter lacks it
 #   - a venv in .venv with the project installed editable (with the test extra)
 # Prints nothing when everything is already there; prints the failing step's output otherwise.
@@ -108,6 +109,11 @@ fi
 # --- PortAudio: microphones and speakers for calls (the client runs without devices too) ------
 if ! have_pkg_version libportaudio2 ""; then
   apt_install libportaudio2
+fi
+
+# --- Xvfb, xsetroot, xrandr: a real X display for the screen-sharing tests -----------------------
+if ! have_pkg_version xvfb "" || ! have_pkg_version x11-xserver-utils ""; then
+  apt_install xvfb x11-xserver-utils
 fi
 
 # --- python venv ------------------------------------------------------------------------------

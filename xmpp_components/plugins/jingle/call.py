@@ -22,6 +22,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from slixmpp import JID
 
+from .contents import AddedVideo, AddedVideos, VideoState
 from .model import (
     NS_RTP_INFO,
     Candidate,
@@ -90,6 +91,9 @@ class Call:
         self.outgoing = outgoing
         self.media = media
         self.jmi = jmi
+        self.screen = False
+        """The call's own video is a shared screen (RFC 4796 ``slides``)."""
+        self.videos = AddedVideos(self)
         self.state = CallState.PROPOSING if outgoing else CallState.RINGING
         self.created_at = time.time()
         self.answered_at: float | None = None
@@ -194,6 +198,43 @@ class Call:
         await self._send_mute("unmute", kind)
         await self._apply_senders()
 
+    async def share_screen(self, track: MediaStreamTrack) -> AddedVideo:
+        """Show the peer ``track`` (a screen capture) as an added video (``content-add``); it
+        is active once the peer accepts (see :meth:`wait_video`)."""
+        return await self.videos.propose(track, screen=True)
+
+    async def request_screen(self) -> AddedVideo:
+        """Ask the peer to share a screen with us; its user chooses one or declines."""
+        return await self.videos.propose(None, screen=True)
+
+    async def accept_video(self, name: str, track: MediaStreamTrack | None = None) -> None:
+        """Accept the peer's added video ``name``, sending ``track`` when it asked for ours."""
+        await self.videos.accept(name, track)
+
+    async def reject_video(self, name: str) -> None:
+        """Decline the peer's added video ``name`` (or its request for ours)."""
+        await self.videos.reject(name)
+
+    async def remove_video(self, name: str) -> None:
+        """Stop an added video, or withdraw our proposal; the call goes on."""
+        await self.videos.remove(name)
+
+    async def wait_video(self, name: str | None, *states: VideoState,
+                         timeout: float = 15.0) -> AddedVideo:
+        """Wait until the added video ``name`` (None: the newest) is in one of ``states``."""
+        async def reached() -> AddedVideo:
+            while True:
+                video = self.videos.videos.get(name) if name is not None else \
+                    next(reversed(self.videos.videos.values()), None)
+                if video is not None and video.state in states:
+                    return video
+                if self.state is CallState.ENDED:
+                    raise RuntimeError("the call ended")
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(reached(), timeout)
+
     async def wait_state(self, *states: CallState, timeout: float = 15.0) -> CallState:
         """Wait until the call is in one of ``states`` (or ended); return the state."""
         async def reached() -> CallState:
@@ -261,7 +302,8 @@ class Call:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            self.remote_tracks[track.kind] = track
+            if not self.videos.on_track(track):
+                self.remote_tracks[track.kind] = track
             self._notify()
 
         @pc.on("connectionstatechange")
@@ -352,9 +394,13 @@ class Call:
         if self.pc is None:
             return
         paused = self.local_hold or self.remote_hold
+        added = {id(v._transceiver): v for v in self.videos.videos.values()}
         for transceiver in self.pc.getTransceivers():
             kind = transceiver.kind
-            wanted = None if paused or kind in self.local_muted else self.local_tracks.get(kind)
+            if id(transceiver) in added:  # an added video (a shared screen) follows hold only
+                wanted = None if paused else added[id(transceiver)].track
+            else:
+                wanted = None if paused or kind in self.local_muted else self.local_tracks.get(kind)
             if transceiver.sender.track is not wanted:
                 transceiver.sender.replaceTrack(wanted)
         self._notify()
@@ -384,6 +430,7 @@ class Call:
         self.end = CallEnd(condition, text, by, self.answered_at is not None)
         self.ended_at = time.time()
         self.state = CallState.ENDED
+        self.videos.end_all(record=by == "local" or condition == "gone")
         self.plugin.forget(self)
         self._spawn(self._close())
         self._notify()

@@ -23,6 +23,10 @@ NS_ICE = "urn:xmpp:jingle:transports:ice-udp:1"
 NS_DTLS = "urn:xmpp:jingle:apps:dtls:0"
 NS_GROUPING = "urn:xmpp:jingle:apps:grouping:0"
 NS_ERRORS = "urn:xmpp:jingle:errors:1"
+#: RFC 4796's SDP ``a=content`` for an RTP description (``slides`` marks a shared screen); ours,
+#: as no XEP carries it (docs/protocol.md)
+NS_MEDIA_CONTENT = "urn:switchboard:media-content:0"
+SLIDES = "slides"
 
 #: ``<reason>`` conditions of XEP-0166 §7.4.
 REASONS = frozenset({
@@ -35,6 +39,14 @@ REASONS = frozenset({
 
 class JingleFormatError(ValueError):
     """A Jingle payload we cannot use; the message says what is wrong, for the stanza error."""
+
+
+class JingleError(Exception):
+    """A Jingle request we answer with an error: condition, text, optional Jingle condition."""
+
+    def __init__(self, condition: str, text: str, jingle_condition: str | None = None) -> None:
+        super().__init__(text)
+        self.condition, self.text, self.jingle_condition = condition, text, jingle_condition
 
 
 @dataclass
@@ -128,6 +140,13 @@ class Content:
     sources: list[Source] = field(default_factory=list)
     source_groups: list[SourceGroup] = field(default_factory=list)
     transport: Transport | None = None
+    media_content: str | None = None
+    """RFC 4796's content label of the stream, e.g. ``slides`` for a shared screen."""
+
+    @property
+    def screen(self) -> bool:
+        """A shared screen: a video marked ``slides``."""
+        return self.media == "video" and self.media_content == SLIDES
 
 
 @dataclass
@@ -228,6 +247,8 @@ def content_from_xml(element: ET.Element) -> Content:
             for h in description.findall(_q(NS_HDREXT, "rtp-hdrext"))]
         content.feedback = _feedback_from(description)
         content.rtcp_mux = description.find(_q(NS_RTP, "rtcp-mux")) is not None
+        label = description.find(_q(NS_MEDIA_CONTENT, "content"))
+        content.media_content = label.get("value") if label is not None else None
         content.sources = [
             Source(ssrc=_int(s.get("ssrc"), "source ssrc"),
                    parameters=_parameters_from(s, NS_SSMA))
@@ -330,6 +351,8 @@ def content_to_xml(content: Content, *, with_description: bool = True) -> ET.Ele
                 _set(ET.SubElement(node, _q(NS_SSMA, "parameter")), name=key, value=value)
         if content.rtcp_mux:
             ET.SubElement(description, _q(NS_RTP, "rtcp-mux"))
+        if content.media_content:
+            ET.SubElement(description, _q(NS_MEDIA_CONTENT, "content"), value=content.media_content)
     if content.transport is not None:
         element.append(transport_to_xml(content.transport))
     return element

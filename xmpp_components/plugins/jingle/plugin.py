@@ -37,11 +37,14 @@ from .model import (
     NS_HDREXT,
     NS_ICE,
     NS_JINGLE,
+    NS_MEDIA_CONTENT,
     NS_RTCP_FB,
     NS_RTP,
     NS_RTP_INFO,
     NS_SSMA,
+    SLIDES,
     Content,
+    JingleError,
     JingleFormatError,
     Reason,
     content_to_xml,
@@ -68,14 +71,6 @@ class _JmiMatcher(MatcherBase):  # type: ignore[misc]
 
     def match(self, stanza: Any) -> bool:
         return isinstance(stanza, Message) and jmi_of(stanza.xml) is not None
-
-
-class JingleError(Exception):
-    """A Jingle request we answer with an error: condition, text, optional Jingle condition."""
-
-    def __init__(self, condition: str, text: str, jingle_condition: str | None = None) -> None:
-        super().__init__(text)
-        self.condition, self.text, self.jingle_condition = condition, text, jingle_condition
 
 
 class JinglePlugin(BasePlugin):  # type: ignore[misc]
@@ -136,19 +131,20 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
 
     async def call(self, peer: JID | str, *, audio: MediaStreamTrack | None = None,
                    video: MediaStreamTrack | None = None, media: tuple[str, ...] | None = None,
-                   jmi: bool = True) -> Call:
+                   jmi: bool = True, screen: bool = False) -> Call:
         """Call ``peer``: with JMI every device of a bare JID rings; without, ``peer`` must be a
         full JID and the session starts at once. ``media`` defaults to the kinds of the tracks
-        given (at least audio)."""
+        given (at least audio); ``screen`` marks the video as a shared screen."""
         peer = JID(peer)
         kinds = media or tuple(k for k, t in (("audio", audio), ("video", video)) if t) or ("audio",)
         if not jmi and not peer.resource:
             raise ValueError("a call without JMI needs the full JID of one device")
         call = Call(self, uuid.uuid4().hex, JID(peer.bare) if jmi else peer, outgoing=True,
                     media=kinds, jmi=jmi)
+        call.screen = screen and "video" in kinds
         self.calls[call.sid] = call
         if jmi:
-            self.send_jmi(call.peer, "propose", call.sid, media=kinds)
+            self.send_jmi(call.peer, "propose", call.sid, media=kinds, screen=call.screen)
             call._spawn(self._ring_timeout(call))
         try:
             await call.prepare_offer(audio, video)
@@ -191,10 +187,10 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
     # ------------------------------------------------------------------ sending
 
     def send_jmi(self, to: JID, action: str, sid: str, *, media: tuple[str, ...] = (),
-                 reason: Reason | None = None) -> None:
+                 reason: Reason | None = None, screen: bool = False) -> None:
         """Send a XEP-0353 message, with ``<store/>`` so MAM and carbons keep the call record."""
         message = self.xmpp.make_message(mto=to, mtype="chat")
-        element = jmi_element(action, sid, media)
+        element = jmi_element(action, sid, media, screen=screen)
         if reason is not None:
             element.append(reason_to_xml(reason))
         message.append(element)
@@ -204,6 +200,9 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
     async def send_jingle(self, call: Call, action: str, contents: list[Content],
                           extra: list[ET.Element], reason: Reason | None = None) -> None:
         """Send a Jingle IQ of ``call`` and wait for its answer (IqError if refused)."""
+        if call.screen and action in ("session-initiate", "session-accept"):
+            for content in contents:
+                content.media_content = SLIDES if content.media == "video" else None
         iq = self.xmpp.make_iq_set(ito=call.peer)
         jingle = iq["jingle"]
         jingle["action"], jingle["sid"] = action, call.sid
@@ -254,6 +253,8 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
             media = tuple(d.get("media", "audio")
                           for d in element.findall(f"{{{NS_RTP}}}description")) or ("audio",)
             call = Call(self, sid, sender, outgoing=False, media=media, jmi=True)
+            call.screen = any(c.get("value") == SLIDES for c in element.iter(
+                f"{{{NS_MEDIA_CONTENT}}}content"))
             self.calls[sid] = call
             self.send_jmi(sender, "ringing", sid)
             self.xmpp.event("jingle_call_incoming", call)
@@ -346,6 +347,20 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
         elif action == "session-terminate":
             iq.reply().send()
             call.on_session_terminate(reason_from_jingle(jingle.xml))
+        elif action == "content-add":
+            call.videos.on_add(contents_from_jingle(jingle.xml))
+            iq.reply().send()
+        elif action in ("content-accept", "content-reject"):
+            contents = contents_from_jingle(jingle.xml)
+            video = call.videos.answered(contents, action)
+            iq.reply().send()
+            if action == "content-accept":
+                await call.videos.on_accept(video, contents[0])
+            else:
+                call.videos.on_reject(video, reason_from_jingle(jingle.xml))
+        elif action == "content-remove":
+            call.videos.on_remove(contents_from_jingle(jingle.xml), reason_from_jingle(jingle.xml))
+            iq.reply().send()
         else:
             raise JingleError("feature-not-implemented",
                               f"{action} is not supported; the session continues",

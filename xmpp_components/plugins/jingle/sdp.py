@@ -215,3 +215,49 @@ def sdp_to_jingle(sdp: str, *, author_is_initiator: bool, creators: dict[str, st
     bundle = next((g for g in session.group if g.semantic == "BUNDLE"), None)
     group = Group(semantics="BUNDLE", contents=[str(x) for x in bundle.items]) if bundle else None
     return contents, group
+
+
+def renegotiated_sdp(previous: str, added: list[Content], order: list[str], *,
+                     author_is_initiator: bool, inactive: set[str],
+                     answer_to_role: str | None = None) -> str:
+    """The peer's description after a content change (XEP-0166 ``content-add``/``-accept``):
+    its previous SDP ``previous`` with the m-lines of ``added`` appended, all in ``order`` (the
+    mids of the offer), ``inactive`` ones switched off, one BUNDLE of all.
+
+    For an answer, ``answer_to_role`` is our DTLS role (``client``/``server``): a previous
+    description that was the peer's offer may still say ``actpass``, and the answer must say
+    the role opposite ours."""
+    session = SessionDescription.parse(previous)
+    media = {str(m.rtp.muxId): m for m in session.media}
+    for content in added:
+        media[content.name] = _media_from_content(content, order.index(content.name),
+                                                  author_is_initiator)
+    missing = [name for name in order if name not in media]
+    if missing:
+        raise JingleFormatError(f"content {missing[0]!r} is missing")
+    session.media = [media[name] for name in order]
+    for m in session.media:
+        if m.rtp.muxId in inactive:
+            m.direction = "inactive"
+        if answer_to_role and m.dtls is not None and m.dtls.role == "auto":
+            m.dtls.role = "server" if answer_to_role == "client" else "client"
+    session.group = [GroupDescription(semantic="BUNDLE", items=list(order))]
+    return str(session)
+
+def dtls_role(sdp: str) -> str:
+    """The DTLS role (``client``, ``server`` or ``auto``) an SDP's first m-line gives its author."""
+    session = SessionDescription.parse(sdp)
+    first = next((m for m in session.media if m.dtls is not None), None)
+    return first.dtls.role if first is not None and first.dtls is not None else "auto"
+
+
+def bundle_transport(sdp: str) -> Transport:
+    """The ICE credentials and fingerprints of the first m-line (the BUNDLE transport), without
+    candidates: what a content added to a bundled session carries."""
+    session = SessionDescription.parse(sdp)
+    media = session.media[0]
+    assert media.ice is not None and media.dtls is not None
+    return Transport(ufrag=media.ice.usernameFragment, pwd=media.ice.password,
+                     fingerprints=[Fingerprint(hash=fp.algorithm, value=fp.value,
+                                               setup=DTLS_ROLE_SETUP[media.dtls.role])
+                                   for fp in media.dtls.fingerprints])

@@ -10,13 +10,15 @@ import xml.etree.ElementTree as ET
 
 from slixmpp.xmlstream import ElementBase
 
-from .model import NS_JINGLE, NS_RTP
+from .model import NS_JINGLE, NS_MEDIA_CONTENT, NS_RTP, SLIDES
 
 NS_JMI = "urn:xmpp:jingle-message:0"
 #: what some older clients use for XEP-0353
 NS_JMI_LEGACY = "urn:xmpp:jingle:jingle-message:0"
 NS_HINTS = "urn:xmpp:hints"
 JMI_ACTIONS = ("propose", "ringing", "proceed", "accept", "reject", "retract", "finish")
+#: ours: a screen share added to a running call, told to the archive in JMI's words
+NS_JINGLE_CONTENT = "urn:switchboard:jingle-content:0"
 
 
 class Jingle(ElementBase):
@@ -28,11 +30,16 @@ class Jingle(ElementBase):
     interfaces = {"action", "sid", "initiator", "responder"}
 
 
-def jmi_element(action: str, sid: str, media: tuple[str, ...] = ()) -> ET.Element:
-    """A XEP-0353 element; ``propose`` carries one RTP description per medium."""
-    element = ET.Element(f"{{{NS_JMI}}}{action}", id=sid)
+def jmi_element(action: str, sid: str, media: tuple[str, ...] = (), *, screen: bool = False,
+                namespace: str = NS_JMI) -> ET.Element:
+    """A XEP-0353 element; ``propose`` carries one RTP description per medium, its video marked
+    as a shared screen (RFC 4796 ``slides``) when ``screen``. ``namespace`` is
+    :data:`NS_JINGLE_CONTENT` for the record of a screen share added to a running call."""
+    element = ET.Element(f"{{{namespace}}}{action}", id=sid)
     for kind in media:
-        ET.SubElement(element, f"{{{NS_RTP}}}description", media=kind)
+        description = ET.SubElement(element, f"{{{NS_RTP}}}description", media=kind)
+        if screen and kind == "video":
+            ET.SubElement(description, f"{{{NS_MEDIA_CONTENT}}}content", value=SLIDES)
     return element
 
 
