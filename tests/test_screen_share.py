@@ -10,14 +10,21 @@ import numpy as np
 import pytest
 from slixmpp.exceptions import IqError
 
-from xmpp_components.plugins.jingle import Call
+from xmpp_components.plugins.jingle import Call, CallState
 from xmpp_components.plugins.jingle.contents import VideoState
-from xmpp_components.plugins.jingle.media import AudioProbe, VideoProbe
+from xmpp_components.plugins.jingle.media import AudioProbe, ToneTrack, VideoProbe
+from xmpp_components.plugins.jingle.model import (
+    Content,
+    PayloadType,
+    content_from_xml,
+    content_to_xml,
+)
 from xmpp_components.plugins.jingle.screen import CaptureUnavailable, ScreenTrack, list_screens
 
 from .displays import Display
 from .phones import Phone
 from .test_calls import established, quiet
+from .test_journal import journal, query, settled  # noqa: F401  (journal is a fixture)
 
 pytest_plugins = ("tests.displays",)
 
@@ -170,3 +177,60 @@ async def test_wrong_content_actions_get_an_error_that_says_what_is_wrong(pair, 
     assert "no added content '0' to remove" in await content_iq(
         alice, outgoing, "content-remove", own)
     assert incoming.state.value == "active", "the call goes on after refused actions"
+
+
+async def test_the_journal_files_a_share_added_to_a_call_as_a_screen_share(
+        pair, phone, xvfb, journal) -> None:  # noqa: F811
+    alice, bob = [await phone(a) for a in pair]
+    outgoing, incoming = await established(alice, bob)
+    declined = await outgoing.share_screen(ScreenTrack(list_screens(xvfb.name)[0],
+                                                       display=xvfb.name))
+    await incoming.reject_video((await incoming.wait_video(None, VideoState.PROPOSED)).name)
+    await outgoing.wait_video(declined.name, VideoState.REJECTED)
+    share = await outgoing.share_screen(ScreenTrack(list_screens(xvfb.name)[1],
+                                                    display=xvfb.name))
+    await incoming.accept_video((await incoming.wait_video(None, VideoState.PROPOSED)).name)
+    await outgoing.wait_video(share.name, VideoState.ACTIVE)
+    await incoming.remove_video(share.name)  # the viewer stops it: its device tells the archive
+    await outgoing.wait_video(share.name, VideoState.REMOVED)
+    await outgoing.hangup()
+    await incoming.wait_state(CallState.ENDED)
+    await settled(journal)
+
+    mine, _ = await query(alice.client, journal, period="all", kind="screen")
+    assert sorted((e.get("direction"), e.get("peer"), e.get("result")) for e in mine) == [
+        ("out", bob.jid.bare, "answered"), ("out", bob.jid.bare, "declined")]
+    assert [e.get("duration") is not None for e in mine if e.get("result") == "answered"] == [True]
+    theirs, _ = await query(bob.client, journal, period="all", kind="screen")
+    assert sorted((e.get("direction"), e.get("result")) for e in theirs) == [
+        ("in", "answered"), ("in", "declined")]
+    calls, _ = await query(alice.client, journal, period="all", kind="audio")
+    assert [e.get("result") for e in calls] == ["answered"], "the call itself stays an audio call"
+
+
+async def test_a_call_that_shares_a_screen_from_the_start_says_so_in_its_proposal(
+        pair, phone, xvfb) -> None:
+    alice, bob = [await phone(a) for a in pair]
+    capture = ScreenTrack(list_screens(xvfb.name)[1], display=xvfb.name)
+    outgoing = await alice.jingle.call(bob.jid.bare, audio=ToneTrack(), video=capture, screen=True)
+    incoming = await bob.ringing()
+    assert incoming.screen and incoming.media == ("audio", "video")
+    await incoming.accept(audio=ToneTrack(660))
+    await incoming.wait_state(CallState.ACTIVE)
+    assert incoming._offer is not None
+    assert [c.media_content for c in incoming._offer[0]] == [None, "slides"]
+    seeing = VideoProbe(await incoming.wait_remote_track("video"))
+    await seeing.wait_frames(5, timeout=15)
+    assert near(colour(seeing), xvfb.right_rgb), colour(seeing)
+    await outgoing.hangup()
+    await seeing.stop()
+
+
+def test_the_slides_marker_survives_xml_both_ways() -> None:
+    content = Content("1", creator="responder", senders="responder", media="video",
+                      payload_types=[PayloadType(96, "VP8", 90000)], media_content="slides")
+    back = content_from_xml(ET.fromstring(ET.tostring(content_to_xml(content))))
+    assert back.screen and back.media_content == "slides" and back.creator == "responder"
+    plain = content_from_xml(ET.fromstring(ET.tostring(content_to_xml(
+        Content("2", media="video", payload_types=[PayloadType(96, "VP8", 90000)])))))
+    assert not plain.screen

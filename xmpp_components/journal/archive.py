@@ -19,6 +19,8 @@ JMI = ("urn:xmpp:jingle-message:0", "urn:xmpp:jingle:jingle-message:0")
 RTP = "urn:xmpp:jingle:apps:rtp:1"
 MEDIA_CONTENT = "urn:switchboard:media-content:0"
 """RFC 4796's SDP ``a=content`` for an RTP description (docs/protocol.md); ``slides`` is a screen."""
+JINGLE_CONTENT = "urn:switchboard:jingle-content:0"
+"""A screen share added to a running call, told in XEP-0353's words (docs/protocol.md)."""
 CORRECTION = "{urn:xmpp:message-correct:0}replace"
 
 
@@ -69,7 +71,7 @@ def decode(row_id: int, username: str, timestamp_us: int, bare_peer: str, xml: s
     body_element = element.find("{jabber:client}body")
     body = body_element.text or "" if body_element is not None else ""
     call = None
-    for namespace in JMI:
+    for namespace in (*JMI, JINGLE_CONTENT):
         for action in ("propose", "ringing", "proceed", "accept", "reject", "retract", "finish"):
             step = element.find(f"{{{namespace}}}{action}")
             if step is not None:
