@@ -7,9 +7,11 @@ plain data (:mod:`tui.session.model`) and react to the :mod:`tui.session.events`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import importlib
 import logging
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from xmpp_components.base.reconnect import Reconnector
 from . import events
 from .files import FileService
 from .history import ChatHistory, HistoryError
+from .instance import InstanceBusy, InstanceLock, instance_folder
 from .journal import JournalError, JournalService
 from .message_actions import MessageActions
 from .model import (
@@ -74,7 +77,9 @@ class Account:
     host: str = "127.0.0.1"
     port: int = 5222
     ca_file: Path | None = None
-    resource: str = "switchboard"
+    resource: str = ""
+    """The XMPP resource; empty: this running client's own (see :mod:`tui.session.instance`), so
+    two clients of the account never share one."""
     media_addresses: tuple[str, ...] | None = ("127.0.0.1",)
     """Local addresses for call media (ICE host candidates): loopback unless configured otherwise,
     as every listener of the suite; None: every interface."""
@@ -145,6 +150,7 @@ class ChatSession:
         self._lost_at: dt.datetime | None = None  # when the stream dropped, until online again
         self._presence_at_drop: dict[str, dict[str, ResourcePresence]] = {}
         self._catching_up: set[asyncio.Task[None]] = set()
+        self._instance: InstanceLock | None = None
 
     # --- observing -----------------------------------------------------------------------------
 
@@ -185,6 +191,21 @@ class ChatSession:
         return self._calls is not None
 
     @property
+    def instance(self) -> InstanceLock:
+        """Which running client of this account on this machine this is: claimed on first use,
+        let go of by :meth:`stop`. Raises ``OSError`` or :class:`InstanceBusy`."""
+        if self._instance is None:
+            self._instance = InstanceLock.claim(instance_folder(self.jid.bare))
+        return self._instance
+
+    def _own_resource(self) -> str:
+        try:
+            return self.instance.resource()
+        except (OSError, InstanceBusy) as exc:
+            log.warning("this client has no resource of its own (%s); it uses a new one", exc)
+            return f"switchboard.{secrets.token_hex(4)}"
+
+    @property
     def stream(self) -> _Stream:
         """The slixmpp client (exists once :meth:`start` ran)."""
         if self._stream is None:
@@ -195,6 +216,8 @@ class ChatSession:
         """Connect, authenticate and fetch the roster; raise ConnectionError with a reason."""
         # aiortc takes a while to import: do it in a thread so the screen stays live
         await asyncio.to_thread(importlib.import_module, "xmpp_components.plugins.jingle")
+        if not self.account.resource:
+            self.account = dataclasses.replace(self.account, resource=self._own_resource())
         stream = self._stream = _Stream(self.account)
         self._journal = None
         self.rooms.attach(stream)
@@ -250,6 +273,9 @@ class ChatSession:
         await self.search.close()
         await self.files.close()
         self.outbox.close()
+        if self._instance is not None:
+            self._instance.release()
+            self._instance = None
 
     def _set_state(self, state: str, detail: str = "") -> None:
         self.state = state

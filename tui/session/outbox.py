@@ -8,6 +8,11 @@ also after the client itself was restarted. Each keeps the id it was given when 
 XEP-0359 origin-id), so a message sent twice (the server took it, the ack was lost with the
 connection) is recognised by the receiver as the same message.
 
+Each running client of the account has an outbox of its own (see :mod:`tui.session.instance`):
+two clients of one account on one machine never send each other's queued messages, and a client
+that is restarted finds its own again. What a client that no longer runs left in its outbox moves
+into the outbox of the next client of the account that starts, and goes out from there.
+
 A resumed stream (XEP-0198) needs no help: slixmpp resends what the server has not acknowledged,
 and only what was queued while offline goes out here. After a fresh login (the server restarted,
 the stream could not be resumed) everything still in the outbox goes out again.
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING
 from slixmpp import JID, Message
 
 from . import events
+from .instance import InstanceBusy, InstanceLock
 from .localfile import NewerFileError, open_versioned
 from .model import ChatMessage, Delivery, Direction
 
@@ -69,11 +75,16 @@ class OutgoingMessage:
     written: dt.datetime
 
 
-def outbox_path(account: str) -> Path:
-    """The outbox file of ``account`` (a bare JID)."""
+def outbox_folder(account: str) -> Path:
+    """Where the outboxes of ``account``'s clients (a bare JID) and their locks are."""
     from tui.settings import data_dir
 
-    return data_dir() / "outbox" / f"{JID(account).bare}.sqlite3"
+    return data_dir() / "outbox" / JID(account).bare
+
+
+def outbox_path(account: str, instance: int = 0) -> Path:
+    """The outbox file of the running client number ``instance`` of ``account`` (a bare JID)."""
+    return outbox_folder(account) / f"{instance}.sqlite3"
 
 
 class Outbox:
@@ -125,11 +136,44 @@ class Outbox:
             return [OutgoingMessage(m, p, s, dt.datetime.fromtimestamp(w, dt.UTC))
                     for m, p, s, w in rows]
 
+    def adopt(self, other: Outbox) -> int:
+        """Move what waits in ``other`` here, after what waits here; returns how many."""
+        rows = other.waiting()
+        for row in rows:
+            self.put(row)
+        for row in rows:
+            other.remove(row.message_id)
+        return len(rows)
+
     def close(self) -> None:
         """Close the file (it opens again on next use)."""
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def claim_outbox(account: str, instance: InstanceLock) -> Outbox:
+    """The outbox of the running client ``instance`` of ``account``. What clients that no longer
+    run left in theirs moves into it; the outboxes of running clients are left alone."""
+    mine = Outbox(outbox_path(account, instance.number))
+    for path in sorted(outbox_folder(account).glob("*.sqlite3")):
+        if not path.stem.isdigit() or int(path.stem) == instance.number:
+            continue
+        held = InstanceLock.take(instance.folder, int(path.stem))
+        if held is None:
+            continue  # that client runs: its messages are its own
+        left = Outbox(path)
+        try:
+            moved = mine.adopt(left)
+        except OutboxUnusable as exc:
+            log.warning("%s", exc)
+        else:
+            if moved:
+                log.info("took over %d message(s) a closed client left in %s", moved, path)
+        finally:
+            left.close()
+            held.release()
+    return mine
 
 
 class OutboxService:
@@ -144,9 +188,14 @@ class OutboxService:
 
     @property
     def store(self) -> Outbox:
-        """The account's outbox file."""
+        """This client's outbox file (see :func:`claim_outbox`); raises :class:`OutboxUnusable`."""
         if self._store is None:
-            self._store = Outbox(outbox_path(self.session.jid.bare))
+            try:
+                instance = self.session.instance
+            except (OSError, InstanceBusy) as exc:
+                raise OutboxUnusable(f"no outbox can be kept ({exc}); check that the client's "
+                                     "data directory is writable") from None
+            self._store = claim_outbox(self.session.jid.bare, instance)
         return self._store
 
     def restore(self) -> int:
@@ -224,9 +273,10 @@ class OutboxService:
         return count
 
     def close(self) -> None:
-        """Close the outbox file."""
+        """Close the outbox file (the next use opens it again)."""
         if self._store is not None:
             self._store.close()
+            self._store = None
 
     def _stanza(self, row: OutgoingMessage) -> Message:
         return self.session.stream.Message(xml=ET.fromstring(row.stanza))
