@@ -32,6 +32,7 @@ from .model import (
     group_to_xml,
 )
 from .sdp import candidate_to_aiortc, jingle_to_sdp, sdp_to_jingle
+from .trickle import Trickle
 
 if TYPE_CHECKING:
     from .plugin import JinglePlugin
@@ -109,6 +110,10 @@ class Call:
         self.codecs: dict[str, str] = {}
         self.listeners: list[Callable[[Call], None]] = []
         self.pc: RTCPeerConnection | None = None
+        self._description: RTCSessionDescription | None = None  # our offer, once written
+        self._prepared = asyncio.Event()
+        self._trickle: Trickle | None = None
+        self._gathered: asyncio.Task[None] | None = None
         self._offer: tuple[list[Content], Group | None] | None = None
         self._content_index: dict[str, int] = {}
         self._content_kinds: dict[str, str] = {}
@@ -320,7 +325,8 @@ class Call:
 
     async def prepare_offer(self, audio: MediaStreamTrack | None,
                             video: MediaStreamTrack | None) -> None:
-        """Build the offer while the callee's devices ring (candidates are gathered here)."""
+        """Build the offer while the callee's devices ring; candidates are gathered from here on
+        (with trickle) or before this returns."""
         self._keep_tracks(audio, video)
         pc = await self._new_pc()
         for kind in self.media:
@@ -329,16 +335,52 @@ class Call:
                 pc.addTrack(track)
             else:
                 pc.addTransceiver(kind, direction="recvonly")
-        await pc.setLocalDescription(await pc.createOffer())
+        offer = await pc.createOffer()
+        if self.plugin.trickle:
+            self._description = offer
+            self._start_gathering(pc, offer)
+        else:
+            await pc.setLocalDescription(offer)
+            self._description = pc.localDescription
+        self._prepared.set()
 
     async def initiate(self) -> None:
         """Send ``session-initiate`` with the prepared offer to :attr:`peer`."""
-        assert self.pc is not None and self.pc.localDescription is not None
-        contents, group = sdp_to_jingle(self.pc.localDescription.sdp, author_is_initiator=True)
+        await self._prepared.wait()  # a device may answer before the offer is written
+        assert self._description is not None
+        contents, group = sdp_to_jingle(self._description.sdp, author_is_initiator=True)
         self._index_contents(contents)
         self._set_state(CallState.CONNECTING)
         extra = [group_to_xml(group)] if group else []
-        await self.plugin.send_jingle(self, "session-initiate", contents, extra)
+        await self._send_session("session-initiate", contents, extra)
+
+    def _start_gathering(self, pc: RTCPeerConnection, description: RTCSessionDescription) -> None:
+        self._trickle = Trickle(pc, self._creators,
+                                lambda contents: self.plugin.send_jingle(
+                                    self, "transport-info", contents, []))
+        self._gathered = asyncio.create_task(self._gather(self._trickle, description))
+        self._tasks.add(self._gathered)
+        self._gathered.add_done_callback(self._tasks.discard)
+
+    async def _gather(self, trickle: Trickle, description: RTCSessionDescription) -> None:
+        try:
+            await trickle.gather(description)
+        except Exception as error:  # aiortc refused its own description, or a closed connection
+            if self.state is not CallState.ENDED:
+                log.warning("gathering for call %s failed: %s", self.sid, error)
+                await self._terminate(Reason("failed-transport", "ICE gathering failed"))
+                self._end("failed-transport", f"ICE gathering failed: {error}", "local")
+
+    async def _send_session(self, action: str, contents: list[Content],
+                            extra: list[ET.Element]) -> None:
+        """Send session-initiate or -accept with the candidates found so far; the rest trickle
+        after it (never before: the stream keeps the order in which stanzas are sent)."""
+        if self._trickle is not None:
+            self._trickle.include_found(contents)
+        answer = self.plugin.send_jingle(self, action, contents, extra)
+        if self._trickle is not None:
+            self._trickle.open()
+        await answer
 
     def _index_contents(self, contents: list[Content]) -> None:
         for i, content in enumerate(contents):
@@ -354,20 +396,25 @@ class Call:
             pc = await self._new_pc()
             await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
             self._remote_described = True
+            await self._flush_candidates()
             for track in self.local_tracks.values():
                 pc.addTrack(track)
-            await pc.setLocalDescription(await pc.createAnswer())
+            description = await pc.createAnswer()
+            if not self.plugin.trickle:
+                await pc.setLocalDescription(description)
+                description = pc.localDescription
         except Exception as error:  # aiortc refuses what it cannot do with ValueError and others
             log.warning("cannot answer call %s: %s", self.sid, error)
             await self._terminate(Reason("failed-application", f"cannot use the offer: {error}"))
             self._end("failed-application", str(error), "local")
             return
-        answer, answer_group = sdp_to_jingle(pc.localDescription.sdp, author_is_initiator=False,
+        answer, answer_group = sdp_to_jingle(description.sdp, author_is_initiator=False,
                                              creators=self._creators)
         self._remember_codecs(answer)
-        await self.plugin.send_jingle(self, "session-accept", answer,
-                                      [group_to_xml(answer_group)] if answer_group else [])
-        await self._flush_candidates()
+        if self.plugin.trickle:
+            self._start_gathering(pc, description)
+        await self._send_session("session-accept", answer,
+                                 [group_to_xml(answer_group)] if answer_group else [])
 
     def _remember_codecs(self, contents: list[Content]) -> None:
         for content in contents:
@@ -376,14 +423,22 @@ class Call:
                 self.codecs[content.media] = f"{pt.name}/{pt.clockrate}"
 
     async def _flush_candidates(self) -> None:
-        pending, self._pending = self._pending, []
-        for name, candidate in pending:
-            await self._add_candidate(name, candidate)
+        """Add the candidates that came before the remote description, in their order; those
+        arriving meanwhile queue behind them (an end-of-candidates must not overtake them)."""
+        while self._pending:
+            try:
+                await self._use_candidate(*self._pending[0])
+            finally:
+                self._pending.pop(0)
 
     async def _add_candidate(self, name: str, candidate: Candidate | None) -> None:
-        if self.pc is None or not self._remote_described:
+        if self.pc is None or not self._remote_described or self._pending:
             self._pending.append((name, candidate))
-            return
+        else:
+            await self._use_candidate(name, candidate)
+
+    async def _use_candidate(self, name: str, candidate: Candidate | None) -> None:
+        assert self.pc is not None
         if candidate is None:
             await self.pc.addIceCandidate(None)
         elif name in self._content_index:
@@ -501,6 +556,10 @@ class Call:
         assert self.pc is not None
         sdp = jingle_to_sdp(contents, group, author_is_initiator=False)
         self._remember_codecs(contents)
+        if self._gathered is not None:
+            await self._gathered  # aiortc takes the answer only once our offer is set
+            if self.state is CallState.ENDED:
+                return
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
         self._remote_described = True
         await self._flush_candidates()
@@ -523,6 +582,8 @@ class Call:
                 self.remote_ringing = True
                 if self.state is CallState.PROPOSING:
                     self._set_state(CallState.RINGING)
+                else:  # without JMI the session is already connecting
+                    self._notify()
             elif action in ("hold", "unhold"):
                 self.remote_hold = action == "hold"
                 await self._apply_senders()

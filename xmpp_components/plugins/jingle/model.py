@@ -320,6 +320,8 @@ def transport_to_xml(transport: Transport, *, with_credentials: bool = True) -> 
              foundation=c.foundation, generation=c.generation, id=c.id, ip=c.ip,
              network=c.network, port=c.port, priority=c.priority, protocol=c.protocol,
              type=c.type, rel_addr=c.rel_addr, rel_port=c.rel_port, tcptype=c.tcptype)
+    if transport.gathering_complete:
+        ET.SubElement(element, _q(NS_ICE, "gathering-complete"))
     return element
 
 

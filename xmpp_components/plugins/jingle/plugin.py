@@ -92,6 +92,9 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
         "iq_timeout": 10.0,
         #: seconds an answered call may take to connect before it is given up
         "connect_timeout": 30.0,
+        #: send session-initiate/-accept before gathering, our candidates after it in
+        #: transport-info (XEP-0176 trickle); False: gather first, all candidates inside
+        "trickle": True,
     }
 
     def plugin_init(self) -> None:
@@ -197,9 +200,10 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
         message.append(store_hint())
         message.send()
 
-    async def send_jingle(self, call: Call, action: str, contents: list[Content],
-                          extra: list[ET.Element], reason: Reason | None = None) -> None:
-        """Send a Jingle IQ of ``call`` and wait for its answer (IqError if refused)."""
+    def send_jingle(self, call: Call, action: str, contents: list[Content],
+                    extra: list[ET.Element], reason: Reason | None = None) -> asyncio.Future[Any]:
+        """Send a Jingle IQ of ``call`` now (stanzas leave in the order of these calls); the
+        future is its answer (IqError if refused)."""
         if call.screen and action in ("session-initiate", "session-accept"):
             for content in contents:
                 content.media_content = SLIDES if content.media == "video" else None
@@ -212,12 +216,13 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
         elif action == "session-accept":
             jingle["responder"] = me
         for content in contents:
-            jingle.xml.append(content_to_xml(content))
+            jingle.xml.append(content_to_xml(content, with_description=action != "transport-info"))
         for element in extra:
             jingle.xml.append(element)
         if reason is not None:
             jingle.xml.append(reason_to_xml(reason))
-        await iq.send(timeout=self.iq_timeout)
+        answer: asyncio.Future[Any] = iq.send(timeout=self.iq_timeout)
+        return answer
 
     # ------------------------------------------------------------------ receiving
 
