@@ -18,6 +18,8 @@ from slixmpp import JID
 from tui.app import SwitchboardApp
 from tui.session import Account as SessionAccount
 from tui.session import ChatMessage, ChatSession, Delivery, Direction, events, history
+from tui.session.message_actions import REACTIONS, REPLACE, RETRACT
+from tui.session.model import Room
 from tui.session.outbox import Outbox, OutboxUnusable, OutgoingMessage, outbox_path
 from tui.widgets.chat import Composer, MessageLog, delivery_label
 from xmpp_components.stack.ejabberd import EjabberdServer
@@ -71,8 +73,8 @@ async def clients(up: EjabberdServer) -> AsyncIterator[Callable[..., Awaitable[R
     """Connect bare slixmpp clients to the module's server (directly, not through the relay)."""
     started: list[RawClient] = []
 
-    async def connect(account: Account, resource: str = "raw") -> RawClient:
-        client = RawClient(f"{account.jid.bare}/{resource}", account.password, up.settings)
+    async def connect(account: Account, resource: str = "raw", **options: Any) -> RawClient:
+        client = RawClient(f"{account.jid.bare}/{resource}", account.password, up.settings, **options)
         started.append(client)
         await client.start()
         return client
@@ -292,6 +294,165 @@ async def test_enter_while_offline_queues_the_message_and_shows_it_so(
         assert message.delivered_at is not None
         assert f"delivered {message.delivered_at.astimezone():%H:%M:%S}" in on_screen(app)
         assert await bodies(peer, "Written offline") == ["Written offline"]
+
+
+async def listener(clients: Callable[..., Awaitable[RawClient]], account: Account) -> RawClient:
+    """A bare client with rooms, corrections, retractions and reactions whose :attr:`inbox` also
+    gets the stanzas without a body (slixmpp's ``message`` event only has those with one)."""
+    client = await clients(account, plugins=("xep_0045", "xep_0308", "xep_0424", "xep_0444"))
+    client.add_event_handler("reactions", client.inbox.put_nowait)
+    client.add_event_handler("marker_displayed", client.inbox.put_nowait)
+    return client
+
+
+async def said(client: RawClient, count: int, timeout: float = 20.0) -> list[Any]:
+    """The next ``count`` message stanzas ``client`` receives that carry something (a body, a
+    reaction, a correction, a retraction or a read marker), in order; not its own coming back
+    from a room (where it is ``bob``)."""
+    got: list[Any] = []
+    while len(got) < count:
+        try:
+            stanza = await asyncio.wait_for(client.inbox.get(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"only {[what(s) for s in got]} arrived") from None
+        if stanza["type"] == "groupchat" and stanza["from"].resource == "bob":
+            continue
+        if stanza["body"] or any(stanza.xml.find(tag) is not None for tag in (
+                REACTIONS, REPLACE, RETRACT, "{urn:xmpp:chat-markers:0}displayed")):
+            got.append(stanza)
+    return got
+
+
+def what(stanza: Any) -> tuple[str, ...]:
+    """A received stanza in short: its kind and what it says."""
+    if stanza.xml.find(REACTIONS) is not None:
+        return ("reactions", stanza["reactions"]["id"],
+                *(r["value"] for r in stanza["reactions"]))
+    if stanza.xml.find(REPLACE) is not None:
+        return ("correction", stanza["replace"]["id"], stanza["body"])
+    if stanza.xml.find(RETRACT) is not None:
+        return ("retraction", stanza["retract"]["id"])
+    if stanza.xml.find("{urn:xmpp:chat-markers:0}displayed") is not None:
+        return ("displayed", stanza["displayed"]["id"])
+    return ("message", stanza["body"])
+
+
+def markable(client: RawClient, to: str, body: str, mtype: str) -> Any:
+    """Send ``body`` asking for chat markers, as a person's client does; returns the stanza."""
+    stanza = client.make_message(mto=JID(to), mbody=body, mtype=mtype)
+    stanza.enable("markable")
+    stanza.send()
+    return stanza
+
+
+async def in_room_together(pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+                           clients: Callable[..., Awaitable[RawClient]],
+                           ) -> tuple[ChatSession, SessionWatcher, RawClient, Room]:
+    """Alice online in our client, bob on a :func:`listener`, both in a room of alice's (bob as
+    ``bob``), with bob's invitation read."""
+    alice, bob = pair
+    session = ours(alice)
+    watch = SessionWatcher(session)
+    await session.start()
+    peer = await listener(clients, bob)
+    room = await session.rooms.create("Offline team", [bob.jid.bare])
+    (invitation,) = await said(peer, 1)
+    assert invitation["groupchat_invite"]["jid"] == room.jid
+    await peer.plugin["xep_0045"].join_muc_wait(JID(room.jid), "bob", maxstanzas=0, timeout=15)
+    await watch.until(lambda: "bob" in room.occupants, what="bob in the room")
+    return session, watch, peer, room
+
+
+async def test_what_is_done_offline_in_chats_and_rooms_waits_and_goes_out_in_order(
+        pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, bob = pair
+    session, watch, peer, room = await in_room_together(pair, ours, clients)
+    chat, group = session.conversation(bob.jid.bare), session.conversation(room.jid)
+    asked = markable(peer, alice.jid.bare, "bob: lunch?", "chat")
+    markable(peer, room.jid, "bob: agenda?", "groupchat")
+    await watch.until(lambda: chat.messages and len(group.messages) == 1, what="bob's messages")
+    his, his_in_room = chat.messages[-1], group.messages[-1]
+    to_fix = session.send_chat(bob.jid.bare, "alice: at noon")
+    to_take_back = session.send_chat(room.jid, "alice: budget first")
+    await watch.until(lambda: to_fix.delivery >= Delivery.DELIVERED and to_take_back.room_id,
+                      what="alice's messages out")
+    assert [what(s) for s in await said(peer, 2)] == [("message", "alice: at noon"),
+                                                      ("message", "alice: budget first")]
+
+    await relay.go_down()
+    await watch.until(lambda: session.state == "connecting", what="network gone")
+    session.actions.react(bob.jid.bare, his, "👍")
+    session.actions.correct(bob.jid.bare, to_fix, "alice: at 12:30")
+    assert session.mark_read(bob.jid.bare) is his
+    written = session.send_chat(room.jid, "alice: the offsite")
+    session.actions.correct(room.jid, written, "alice: the offsite in May")  # still queued: rewritten
+    session.actions.react(room.jid, his_in_room, "🎉")
+    session.actions.retract(room.jid, to_take_back)
+    session.mark_read(room.jid)
+    gone = session.send_chat(bob.jid.bare, "alice: never mind")
+    session.actions.retract(bob.jid.bare, gone)  # still queued: it never goes out
+    assert gone.retracted and delivery_label(gone).plain == "⊘ never sent"
+    assert (his.queued, to_fix.queued, his_in_room.queued, to_take_back.queued) == (
+        ["reaction"], ["correction"], ["reaction"], ["retraction"])
+    assert (written.delivery, written.body, written.corrected) == (
+        Delivery.QUEUED, "alice: the offsite in May", False)
+    assert (to_fix.body, to_take_back.retracted, his.reactions) == (
+        "alice: at 12:30", True, {alice.jid.bare: ("👍",)})
+    assert delivery_label(his).plain == "⏳ reaction queued"
+    assert len(Outbox(outbox_path(alice.jid.bare)).waiting()) == 7
+
+    await relay.come_back()
+    await watch.until(lambda: session.state == "online", timeout=30, what="online again")
+    got = await said(peer, 7)  # in order in each conversation; the two may interleave
+    assert [what(s) for s in got if s["type"] == "chat"] == [
+        ("reactions", asked["id"], "👍"), ("correction", to_fix.id, "alice: at 12:30"),
+        ("displayed", asked["id"])]
+    assert [what(s) for s in got if s["type"] == "groupchat"] == [
+        ("message", "alice: the offsite in May"), ("reactions", his_in_room.room_id, "🎉"),
+        ("retraction", to_take_back.room_id), ("displayed", his_in_room.room_id)]
+    await watch.until(lambda: written.delivery is Delivery.SENT, what="the room passed it on")
+    assert not (his.queued or to_fix.queued or his_in_room.queued or to_take_back.queued)
+    await watch.until(lambda: not Outbox(outbox_path(alice.jid.bare)).waiting(),
+                      what="outbox empty once acknowledged")
+
+
+async def test_room_queue_survives_a_restart_and_waits_until_the_room_is_joined_again(
+        pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, _bob = pair
+    first_run, watch, peer, room = await in_room_together(pair, ours, clients)
+    question = markable(peer, room.jid, "bob: who takes notes?", "groupchat")
+    group = first_run.conversation(room.jid)
+    await watch.until(lambda: group.messages, what="bob's question")
+    await relay.go_down()
+    await watch.until(lambda: first_run.state == "connecting", what="network gone")
+    first_run.actions.react(room.jid, group.messages[-1], "🙏")
+    first_run.send_chat(room.jid, "alice: I do")
+    first_run.send_chat(room.jid, "alice: typed before quitting")
+    first_run.mark_read(room.jid)
+    await first_run.stop()
+
+    await relay.come_back()
+    second_run = ours(alice)
+    assert second_run.outbox.restore() == 2  # the two messages; the reaction waits for its message
+    queued = list(second_run.conversation(room.jid).messages)
+    assert [(m.body, m.delivery, m.in_room) for m in queued] == [
+        ("alice: I do", Delivery.QUEUED, True), ("alice: typed before quitting", Delivery.QUEUED, True)]
+    watch = SessionWatcher(second_run)
+    await second_run.start()
+    await watch.until(lambda: all(m.delivery is Delivery.SENT for m in queued), timeout=30,
+                      what="sent to the room once rejoined")
+    got = [what(s) for s in await said(peer, 4)]
+    room_id = next(m.room_id for m in second_run.conversation(room.jid).messages
+                   if m.body == "bob: who takes notes?")
+    assert got == [("reactions", room_id, "🙏"), ("message", "alice: I do"),
+                   ("message", "alice: typed before quitting"), ("displayed", room_id)]
+    assert question["id"] != room_id  # reactions and markers in rooms name the room's id
+    rejoined = second_run.rooms.by_jid[room.jid]
+    assert [m.nick for m in queued] == [rejoined.nick] * 2
+    shown = next(m for m in second_run.conversation(room.jid).messages if m.room_id == room_id)
+    assert shown.reactions == {alice.jid.bare: ("🙏",)}
 
 
 def on_screen(app: SwitchboardApp) -> str:

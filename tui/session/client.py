@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from slixmpp import JID, ClientXMPP, Message, Presence
 from slixmpp.exceptions import IqError, IqTimeout
@@ -146,7 +146,7 @@ class ChatSession:
         self.typing = TypingService(self, self._emit)
         """Typing indicators both ways (CH11)."""
         self.outbox = OutboxService(self, self._emit)
-        """1:1 messages not yet acknowledged by the server, queued while offline."""
+        """What I sent that the server has not acknowledged yet; what I do while offline waits here."""
         self._lost_at: dt.datetime | None = None  # when the stream dropped, until online again
         self._presence_at_drop: dict[str, dict[str, ResourcePresence]] = {}
         self._catching_up: set[asyncio.Task[None]] = set()
@@ -449,8 +449,9 @@ class ChatSession:
         """Send ``body`` to ``to``, asking for a receipt and chat markers; returns the message,
         whose delivery state then advances as the server and the recipient answer. In a room
         (see :attr:`rooms`) it goes to everyone there. ``reply_to``: the message it answers.
-        Offline, a 1:1 message is queued in the :attr:`outbox` and goes out once online; raises
-        :class:`~tui.session.outbox.OutboxUnusable` when it cannot be queued."""
+        Offline (or while a room is being rejoined) the message is queued in the :attr:`outbox`
+        and goes out once it can; raises :class:`~tui.session.outbox.OutboxUnusable` when it
+        cannot be queued."""
         self.typing.sent(JID(to).bare)
         if JID(to).bare in self.rooms:
             return self.rooms.send(JID(to).bare, body, reply_to)
@@ -464,23 +465,23 @@ class ChatSession:
         stanza["chat_state"] = "active"  # XEP-0085: we are in the conversation
         message = ChatMessage(message_id, Direction.OUTGOING, self.jid.bare, body, _now())
         self.actions.dress(stanza, message, reply_to, None)
-        online = self.state == "online"
-        if not online:  # kept on disk before it shows; OutboxUnusable goes to the caller
-            message.delivery = Delivery.QUEUED
-            self.outbox.keep(conversation.jid, message, stanza)
-        else:
-            try:
-                self.outbox.keep(conversation.jid, message, stanza)
-            except OutboxUnusable as exc:  # online it can still go out, just not survive a crash
-                log.warning("%s", exc)
+        # kept on disk before it shows; OutboxUnusable goes to the caller when it has to wait
+        queued = self.outbox.hold(conversation.jid, message, stanza)
         index = conversation.add(message)
         self._emit(events.MessageAdded(conversation.jid, message, index))
-        if online:
-            stanza.send()
-            self.outbox.sent(message_id)
-            # ask the server for an ack now instead of after the next few stanzas
-            self.stream.plugin["xep_0198"].request_ack()
+        if not queued:
+            self.outbox.release(stanza)
         return message
+
+    def send_marker(self, jid: str, message_id: str, mtype: Literal["chat", "groupchat"]) -> None:
+        """Tell ``jid`` that I displayed everything up to ``message_id`` (XEP-0333); offline the
+        marker waits in the outbox (a failure to keep it is logged: it is only a marker)."""
+        marker = self.stream.make_message(mto=JID(jid), mtype=mtype)
+        marker["displayed"]["id"] = message_id
+        try:
+            self.outbox.send(jid, marker)
+        except OutboxUnusable as exc:
+            log.warning("%s", exc)
 
     def mark_read(self, jid: str) -> ChatMessage | None:
         """The user has seen the conversation: clear its unread count and send a XEP-0333
@@ -493,8 +494,7 @@ class ChatSession:
         newest = conversation.last_incoming_markable()
         if newest is not None and self._read_sent.get(conversation.jid) != newest.id:
             self._read_sent[conversation.jid] = newest.id
-            self.stream.plugin["xep_0333"].send_marker(
-                JID(conversation.jid), newest.id, "displayed", mtype="chat")
+            self.send_marker(conversation.jid, newest.id, "chat")
             changed = True
         if changed:
             self._emit(events.UnreadChanged(conversation.jid, 0))
@@ -568,8 +568,10 @@ class ChatSession:
                 self._emit(events.MessageChanged(conversation.jid, message))
 
     def _on_acked(self, stanza: Any) -> None:
-        if isinstance(stanza, Message) and stanza["body"] and stanza["type"] == "chat":
-            self.outbox.settled(stanza["id"])
+        if not isinstance(stanza, Message):
+            return
+        self.outbox.settled(stanza["id"])
+        if stanza["body"] and stanza["type"] == "chat":
             self._advance(stanza["to"].bare, stanza["id"], Delivery.SENT)
 
     def _on_receipt(self, stanza: Message) -> None:

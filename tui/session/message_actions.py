@@ -20,6 +20,7 @@ from slixmpp import JID, Message
 
 from . import events, mentions, reactions, replies
 from .model import ChatMessage, Conversation, Direction, Room
+from .outbox import OutboxUnusable
 
 if TYPE_CHECKING:
     from .client import ChatSession
@@ -60,6 +61,15 @@ def _kind(stanza: Message) -> str:
         if stanza.xml.find(tag) is not None:
             return kind
     return ""
+
+
+LABELS = {"reactions": "reaction", "replace": "correction", "retract": "retraction"}
+"""How the view names each kind of action while it waits to go out."""
+
+
+def label(stanza: Message) -> str:
+    """``reaction``, ``correction`` or ``retraction`` for a stanza that acts on a message, else ''."""
+    return LABELS.get(_kind(stanza), "")
 
 
 def refers(stanza: Message) -> bool:
@@ -193,15 +203,33 @@ class MessageActions:
 
     # --- what I do --------------------------------------------------------------------------------
 
+    @staticmethod
+    def label(stanza: Message) -> str:
+        """``reaction``, ``correction`` or ``retraction`` for a stanza that acts on a message, else ''."""
+        return label(stanza)
+
+    @staticmethod
+    def ref(stanza: Message) -> str:
+        """The id of the message a reaction, correction or retraction acts on."""
+        kind = _kind(stanza)
+        return _ref(stanza, kind) if kind else ""
+
     def _where(self, jid: str) -> tuple[Room | None, Literal["chat", "groupchat"]]:
-        """The open room (if ``jid`` is one) and the message type to use; raise if I cannot send."""
-        if self.session.state != "online":
-            raise MessageActionError("Not connected: try again once the top line says online.")
+        """The room (if ``jid`` is one) and the message type to use; raise if I cannot send there.
+        Offline, or while the room is being rejoined, what I do waits in the outbox."""
         room = self.session.rooms.by_jid.get(jid)
-        if room is not None and not room.joined:
+        if room is not None and not room.joined and not self.session.rooms.coming_back(jid):
             raise MessageActionError(f"You are not in {room.display_name} right now; open it again "
                                      "to rejoin, then try again.")
         return room, "groupchat" if room is not None else "chat"
+
+    def _send(self, jid: str, stanza: Message, target: ChatMessage) -> None:
+        """Send ``stanza`` now, or queue it (then ``target`` says so); a refusal of the outbox
+        becomes a :class:`MessageActionError`."""
+        try:
+            self.session.outbox.send(jid, stanza, target)
+        except OutboxUnusable as exc:
+            raise MessageActionError(f"Not connected, and {exc}") from None
 
     @staticmethod
     def ref_of(message: ChatMessage, room: Room | None) -> str:
@@ -232,9 +260,9 @@ class MessageActions:
         stanza = self.session.stream.make_message(mto=JID(jid), mtype=mtype)
         self.session.stream.plugin["xep_0444"].set_reactions(stanza, self.ref_of(message, room), mine)
         stanza.enable("store")  # XEP-0334: archives keep reactions only when asked to
-        if reactions.set_reactions(message, me, mine):
-            self._emit(events.MessageChanged(jid, message))
-        stanza.send()
+        self._send(jid, stanza, message)
+        reactions.set_reactions(message, me, mine)
+        self._emit(events.MessageChanged(jid, message))
         return mine
 
     def _own(self, message: ChatMessage, what: str) -> None:
@@ -250,26 +278,39 @@ class MessageActions:
         if not body.strip():
             raise MessageActionError("A correction needs some text; to take the message back, "
                                      "retract it instead (Del on the message).")
+        if self._change_queued(lambda: self.session.outbox.rewrite(message.id, body)):
+            message.body = body  # it never went out: it goes out as written now
+            self._emit(events.MessageChanged(jid, message))
+            return
         stanza = self.session.stream.plugin["xep_0308"].build_correction(
             id_to_replace=message.id, mto=JID(jid), mtype=mtype, mbody=body)
         stanza["origin_id"]["id"] = stanza["id"]
+        self._send(jid, stanza, message)
         message.body, message.corrected = body, True
         self._emit(events.MessageChanged(jid, message))
-        stanza.send()
+
+    def _change_queued(self, change: Callable[[], bool]) -> bool:
+        """Change a message of mine that still waits in the outbox; True when it did."""
+        try:
+            return change()
+        except OutboxUnusable as exc:
+            raise MessageActionError(f"The message still waits to go out, and {exc}") from None
 
     def retract(self, jid: str, message: ChatMessage) -> None:
         """Take my ``message`` back (XEP-0424): everyone's client shows *message retracted*."""
         self._own(message, "retracted")
         room, mtype = self._where(jid)
-        if room is not None and not message.room_id:
-            raise MessageActionError("The room has not passed that message on yet; wait for "
-                                     "“✓ sent to room”, then retract it.")
-        stanza = self.session.stream.make_message(mto=JID(jid), mtype=mtype, mbody=RETRACTED_FALLBACK)
-        stanza["retract"]["id"] = self.ref_of(message, room)
-        # XEP-0424 names what the body is a fallback for; slixmpp's send_retraction leaves it out
-        stanza["fallback"]["for"] = RETRACT_NS
-        stanza.enable("store")
-        stanza.send()
+        if not self._change_queued(lambda: self.session.outbox.withdraw(message.id)):
+            if room is not None and not message.room_id:
+                raise MessageActionError("The room has not passed that message on yet; wait for "
+                                         "“✓ sent to room”, then retract it.")
+            stanza = self.session.stream.make_message(mto=JID(jid), mtype=mtype,
+                                                      mbody=RETRACTED_FALLBACK)
+            stanza["retract"]["id"] = self.ref_of(message, room)
+            # XEP-0424 names what the body is a fallback for; slixmpp's send_retraction leaves it out
+            stanza["fallback"]["for"] = RETRACT_NS
+            stanza.enable("store")
+            self._send(jid, stanza, message)
         message.retracted, message.body = True, ""
         self._emit(events.MessageChanged(jid, message))
 

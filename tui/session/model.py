@@ -140,6 +140,9 @@ class ChatMessage:
     """In a room: the message names me (XEP-0372 reference or my nickname)."""
     attachment: Attachment | None = None
     """The file the message shares (XEP-0363 + XEP-0066), if it shares one (CH7)."""
+    queued: list[str] = field(default_factory=list)
+    """What I did to this message while offline that waits in the outbox: ``reaction``,
+    ``correction``, ``retraction`` (shown at once here, sent once online)."""
 
     @property
     def in_room(self) -> bool:

@@ -1,12 +1,17 @@
-"""Never lose a message: the outbox of 1:1 messages the server has not acknowledged yet.
+"""Never lose a message: the outbox of what I sent that the server has not acknowledged yet.
 
-Every chat message I write is kept in a small SQLite file per account (under the client's data
-directory, :func:`tui.settings.data_dir`) from the moment Enter is pressed until the server
-acknowledges it (XEP-0198) or refuses it. Written while offline, a message waits there as
-*queued*; once the session is online the waiting messages go out in the order they were written —
-also after the client itself was restarted. Each keeps the id it was given when written (its
-XEP-0359 origin-id), so a message sent twice (the server took it, the ack was lost with the
-connection) is recognised by the receiver as the same message.
+Every chat message I write — to a contact or in a room — is kept in a small SQLite file per account
+(under the client's data directory, :func:`tui.settings.data_dir`) from the moment Enter is pressed
+until the server acknowledges it (XEP-0198) or refuses it. So is every reaction, correction and
+retraction, and a read marker given while offline. Written while offline, these wait there as
+*queued*; once the session is online they go out in the order they were written — those for a
+room once I am in the room again — also after the client itself was restarted. Each keeps the id
+it was given when written (a message's XEP-0359 origin-id), so a message sent twice (the server
+took it, the ack was lost with the connection) is recognised by the receiver as the same message.
+
+A correction of a message still queued changes the queued message instead of following it, and a
+retraction of one takes it out of the outbox: nobody ever saw it. Of the read markers waiting for a
+conversation only the newest is kept (it covers the ones before).
 
 Each running client of the account has an outbox of its own (see :mod:`tui.session.instance`):
 two clients of one account on one machine never send each other's queued messages, and a client
@@ -17,7 +22,7 @@ A resumed stream (XEP-0198) needs no help: slixmpp resends what the server has n
 and only what was queued while offline goes out here. After a fresh login (the server restarted,
 the stream could not be resumed) everything still in the outbox goes out again.
 
-The file is tiny and written once per message, so it is written on the caller's thread: a message
+The file is tiny and written once per stanza, so it is written on the caller's thread: a message
 shown as queued is on disk.
 """
 
@@ -27,6 +32,7 @@ import contextlib
 import datetime as dt
 import logging
 import sqlite3
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from slixmpp import JID, Message
 
-from . import events
+from . import events, replies
 from .instance import InstanceBusy, InstanceLock
 from .localfile import NewerFileError, open_versioned
 from .model import ChatMessage, Delivery, Direction
@@ -44,6 +50,8 @@ if TYPE_CHECKING:
     from .client import ChatSession
 
 log = logging.getLogger(__name__)
+
+DISPLAYED = "{urn:xmpp:chat-markers:0}displayed"
 
 SCHEMA_VERSION = 1
 
@@ -124,6 +132,12 @@ class Outbox:
                        "VALUES (?, ?, ?, ?)", (message.message_id, message.peer, message.stanza,
                                                message.written.timestamp()))
 
+    def rewrite(self, message_id: str, stanza: str) -> bool:
+        """Replace the stanza kept as ``message_id`` (in its place); True when it was here."""
+        with self._writing() as db:
+            return db.execute("UPDATE outgoing SET stanza = ? WHERE message_id = ?",
+                              (stanza, message_id)).rowcount > 0
+
     def remove(self, message_id: str) -> bool:
         """Forget ``message_id`` (acknowledged or refused); True when it was here."""
         with self._writing() as db:
@@ -184,7 +198,9 @@ class OutboxService:
         self._emit = emit
         self._store: Outbox | None = None
         self._in_flight: set[str] = set()  # sent on the current stream, in slixmpp's resend queue
-        self._kept: set[str] = set()  # ids in the file, so acks of others cost no file access
+        self._kept: dict[str, str] = {}  # ids in the file -> peer, so acks of others cost no file access
+        self._markers: dict[str, str] = {}  # peer -> id of its read marker waiting in the file
+        self._acting: dict[str, tuple[str, ChatMessage, str]] = {}  # id -> (peer, message, label)
 
     @property
     def store(self) -> Outbox:
@@ -199,22 +215,43 @@ class OutboxService:
         return self._store
 
     def restore(self) -> int:
-        """Put the messages left in the outbox by an earlier run into their conversations, as
-        queued; returns how many. A file that cannot be read is logged, not fatal."""
+        """Put what an earlier run left in the outbox back into the conversations, as queued:
+        messages are shown again, reactions, corrections and retractions applied again to their
+        messages (now, or when those come with history); returns how many. A file that cannot
+        be read is logged, not fatal."""
         restored = 0
         for row in self._waiting():
-            self._kept.add(row.message_id)
-            conversation = self.session.conversation(row.peer)
-            if row.message_id in conversation.by_id:
-                continue
+            self._kept[row.message_id] = row.peer
             stanza = Message(xml=ET.fromstring(row.stanza))  # read only: no stream needed yet
+            if stanza.xml.find(DISPLAYED) is not None:
+                self._markers[row.peer] = row.message_id
+                continue
+            conversation = self.session.conversation(row.peer)
+            if self._restore_action(row, stanza) or row.message_id in conversation.by_id:
+                continue
+            in_room = stanza["type"] == "groupchat"  # nick: the room's once it passes it on
             message = ChatMessage(row.message_id, Direction.OUTGOING, self.session.jid.bare,
-                                  stanza["body"], row.written, delivery=Delivery.QUEUED)
+                                  stanza["body"], row.written, delivery=Delivery.QUEUED,
+                                  nick=self.session.jid.user if in_room else "")
             self.session.actions.annotate(message, stanza, conversation.jid)
             index = conversation.add(message)
             self._emit(events.MessageAdded(conversation.jid, message, index))
             restored += 1
         return restored
+
+    def _restore_action(self, row: OutgoingMessage, stanza: Message) -> bool:
+        """Apply a kept reaction, correction or retraction to its message again; False when
+        ``stanza`` is none of these."""
+        what = self.session.actions.label(stanza)
+        if not what:
+            return False
+        actions = self.session.actions
+        actions.take(row.peer, stanza, self.session.jid.bare, mine=True, when=row.written, live=False)
+        target = self.session.conversation(row.peer).find(actions.ref(stanza))
+        if target is not None:
+            self._waits_on(row.message_id, row.peer, target, what)
+            self._emit(events.MessageChanged(row.peer, target))
+        return True
 
     def _waiting(self) -> list[OutgoingMessage]:
         """What waits in the outbox; nothing (and a log line) when the file cannot be read."""
@@ -224,41 +261,158 @@ class OutboxService:
             log.warning("%s", exc)
             return []
 
+    def _waits_on(self, stanza_id: str, peer: str, target: ChatMessage, what: str) -> None:
+        target.queued.append(what)
+        self._acting[stanza_id] = (peer, target, what)
+
+    # --- what goes out -------------------------------------------------------------------------
+
+    def can_send(self, peer: str, groupchat: bool) -> bool:
+        """Whether a stanza to ``peer`` may go out now: online, in the room if it is one, and
+        nothing for ``peer`` still waiting before it."""
+        if self.session.state != "online" or (groupchat and not self._in_room(peer)):
+            return False
+        return not any(p == peer and i not in self._in_flight for i, p in self._kept.items())
+
     def keep(self, peer: str, message: ChatMessage, stanza: Message) -> None:
         """Write ``message`` (its ``stanza`` built) to the outbox; raises :class:`OutboxUnusable`."""
-        self.store.put(OutgoingMessage(message.id, peer, ET.tostring(stanza.xml, encoding="unicode"),
-                                       message.time))
-        self._kept.add(message.id)
+        self._put(peer, message.id, stanza, message.time)
+
+    def _put(self, peer: str, stanza_id: str, stanza: Message, written: dt.datetime) -> None:
+        self.store.put(OutgoingMessage(stanza_id, peer, ET.tostring(stanza.xml, encoding="unicode"),
+                                       written))
+        self._kept[stanza_id] = peer
+
+    def hold(self, peer: str, message: ChatMessage, stanza: Message) -> bool:
+        """Keep my new ``message`` until the server has it; True when it cannot go out now and
+        waits as *queued* (then :class:`OutboxUnusable` is raised when it cannot be kept).
+        Otherwise :meth:`release` sends it once it is shown."""
+        waits = not self.can_send(peer, stanza["type"] == "groupchat")
+        if waits:
+            message.delivery = Delivery.QUEUED
+            self.keep(peer, message, stanza)
+        else:
+            try:
+                self.keep(peer, message, stanza)
+            except OutboxUnusable as exc:  # online it can still go out, just not survive a crash
+                log.warning("%s", exc)
+        return waits
+
+    def release(self, stanza: Message) -> None:
+        """Send ``stanza`` now and ask the server for an ack at once, not after the next few."""
+        stanza.send()
+        self.sent(stanza["id"])
+        if self.session.stream.plugin["xep_0198"].enabled_out:
+            self.session.stream.plugin["xep_0198"].request_ack()
+
+    def send(self, peer: str, stanza: Message, target: ChatMessage | None = None) -> bool:
+        """Send a reaction, correction, retraction or read marker to ``peer`` now, or keep it to go
+        out in order once it can (``target``, the message it acts on, then says it is queued);
+        True when it went out now. Raises :class:`OutboxUnusable` when it has to wait but
+        cannot be kept. Read markers sent at once are not kept: a lost one costs nothing."""
+        if not stanza["id"]:
+            stanza["id"] = str(uuid.uuid4())
+        stanza_id = stanza["id"]
+        marker = stanza.xml.find(DISPLAYED) is not None
+        if self.can_send(peer, stanza["type"] == "groupchat"):
+            if not marker:
+                try:
+                    self._put(peer, stanza_id, stanza, _now())
+                except OutboxUnusable as exc:
+                    log.warning("%s", exc)
+            self.release(stanza)
+            return True
+        self._put(peer, stanza_id, stanza, _now())
+        if marker and (older := self._markers.get(peer)) is not None:
+            self._forget(older)  # the newer marker covers it
+        if marker:
+            self._markers[peer] = stanza_id
+        what = self.session.actions.label(stanza)
+        if target is not None and what:
+            self._waits_on(stanza_id, peer, target, what)
+        return False
+
+    def waiting(self, message_id: str) -> bool:
+        """Whether ``message_id`` waits in the outbox and has not gone out yet."""
+        return message_id in self._kept and message_id not in self._in_flight
+
+    def rewrite(self, message_id: str, body: str) -> bool:
+        """Give the queued message ``message_id`` a new text (a correction before it went out);
+        True when done. A reply keeps its quote in front."""
+        if not self.waiting(message_id):
+            return False
+        row = next((r for r in self._waiting() if r.message_id == message_id), None)
+        if row is None:
+            return False
+        stanza = Message(xml=ET.fromstring(row.stanza))
+        quoted = stanza["reply"].get_fallback_body() if replies.is_reply(stanza) else ""
+        stanza["body"] = quoted + body
+        return self.store.rewrite(message_id, ET.tostring(stanza.xml, encoding="unicode"))
+
+    def withdraw(self, message_id: str) -> bool:
+        """Take the queued message ``message_id`` out before it went out (a retraction); True
+        when done."""
+        if not self.waiting(message_id):
+            return False
+        self._forget(message_id)
+        return True
+
+    def _forget(self, stanza_id: str) -> None:
+        self._kept.pop(stanza_id, None)
+        self.store.remove(stanza_id)
 
     def sent(self, message_id: str) -> None:
         """``message_id`` just went out on the current stream."""
         self._in_flight.add(message_id)
+        acting = self._acting.pop(message_id, None)
+        if acting is not None:
+            peer, target, what = acting
+            if what in target.queued:
+                target.queued.remove(what)
+            self._emit(events.MessageChanged(peer, target))
         if not self.session.stream.plugin["xep_0198"].enabled_out:
             self.settled(message_id)  # no acknowledgements will come: sent is all we can know
 
     def settled(self, message_id: str) -> None:
         """The server acknowledged or refused ``message_id``: it leaves the outbox."""
         self._in_flight.discard(message_id)
-        if message_id not in self._kept:
+        peer = self._kept.pop(message_id, None)
+        if peer is None:
             return
-        self._kept.discard(message_id)
+        if self._markers.get(peer) == message_id:
+            del self._markers[peer]
         try:
             self.store.remove(message_id)
         except OutboxUnusable as exc:  # it would go out once more, and be recognised by its id
             log.warning("%s", exc)
 
     def send_waiting(self, resumed: bool) -> int:
-        """The session is online: send what waits, in order; returns how many went out.
+        """The session is online: send what waits, in order, except what waits for a room I am
+        not in yet (:meth:`room_joined` sends that); returns how many went out.
         ``resumed``: the stream was resumed, and slixmpp resends what it sent before itself."""
         if not resumed:
             self._in_flight.clear()  # a new stream: slixmpp dropped what it had not got acked
-        if not self._kept:
+        return self._flush()
+
+    def room_joined(self, jid: str) -> int:
+        """I am in the room ``jid`` again: what waited for it goes out, in order."""
+        return self._flush(jid)
+
+    def _flush(self, only: str | None = None) -> int:
+        if not any(i not in self._in_flight and (only is None or p == only)
+                   for i, p in self._kept.items()):
             return 0
         count = 0
+        blocked: set[str] = set()  # rooms I am not in: what follows for them waits too
         for row in self._waiting():
-            if row.message_id in self._in_flight:
+            if row.message_id in self._in_flight or (only is not None and row.peer != only):
                 continue
-            self._stanza(row).send()
+            stanza = self._stanza(row)
+            if row.peer in blocked or (stanza["type"] == "groupchat"
+                                       and not self._in_room(row.peer)):
+                blocked.add(row.peer)
+                continue
+            stanza.send()
             self.sent(row.message_id)
             count += 1
             conversation = self.session.conversations.get(row.peer)
@@ -267,10 +421,14 @@ class OutboxService:
                 message.delivery = Delivery.PENDING
                 self._emit(events.MessageChanged(row.peer, message))
         if count:
-            log.info("sent %d message(s) from the outbox", count)
+            log.info("sent %d stanza(s) from the outbox", count)
             if self.session.stream.plugin["xep_0198"].enabled_out:
                 self.session.stream.plugin["xep_0198"].request_ack()
         return count
+
+    def _in_room(self, jid: str) -> bool:
+        room = self.session.rooms.by_jid.get(jid)
+        return room is not None and room.joined
 
     def close(self) -> None:
         """Close the outbox file (the next use opens it again)."""
@@ -280,3 +438,7 @@ class OutboxService:
 
     def _stanza(self, row: OutgoingMessage) -> Message:
         return self.session.stream.Message(xml=ET.fromstring(row.stanza))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -303,6 +303,7 @@ class RoomService:
 
     async def _after_entering(self, room: Room) -> None:
         await self._load_history(room)
+        self.session.outbox.room_joined(room.jid)  # what I wrote there while away
         if room.my_affiliation in ("owner", "admin"):
             await self._load_members(room)
         self._emit(events.RoomChanged(room.jid))
@@ -434,7 +435,7 @@ class RoomService:
         if self._is_mine(room, stanza):
             known = conversation.by_id.get(own_id) if own_id else None
             if known is not None:
-                known.room_id = known.room_id or room_id
+                known.room_id, known.nick = known.room_id or room_id, nick  # nick: restored ones guess
                 if known.advance(Delivery.SENT, _now()):
                     self._emit(events.MessageChanged(room.jid, known))
                 return None
@@ -501,7 +502,7 @@ class RoomService:
         """Say ``body`` in the room (answering ``reply_to``, if given); the message is *sent to
         room* once the room reflects it."""
         room = self.by_jid[jid]
-        if not room.joined:
+        if not room.joined and not self.coming_back(jid):
             raise RoomError(f"You are not in {room.display_name} right now; open it again to rejoin, "
                             "then send.")
         message_id = str(uuid.uuid4())
@@ -512,11 +513,18 @@ class RoomService:
         message = ChatMessage(message_id, Direction.OUTGOING, self.session.jid.bare, body, _now(),
                               nick=room.nick)
         self.session.actions.dress(stanza, message, reply_to, room)
+        queued = self.session.outbox.hold(room.jid, message, stanza)  # OutboxUnusable to the caller
         conversation = self.session.conversation(room.jid)
         index = conversation.add(message)
         self._emit(events.MessageAdded(room.jid, message, index))
-        stanza.send()
+        if not queued:
+            self.session.outbox.release(stanza)
         return message
+
+    def coming_back(self, jid: str) -> bool:
+        """Whether I will be in the room ``jid`` again without doing anything: the session is
+        not online yet, or the room is being rejoined. What I write there meanwhile waits."""
+        return self.session.state != "online" or jid in self._joining or jid in self._rejoin
 
     def mark_read(self, jid: str) -> ChatMessage | None:
         """I have seen the room: clear its unread count, tell the room (XEP-0333) once per message."""
@@ -525,11 +533,10 @@ class RoomService:
         conversation.unread = 0
         newest = conversation.last_incoming_markable()
         room = self.by_jid.get(jid)
-        if (newest is not None and room is not None and room.joined
+        if (newest is not None and room is not None and (room.joined or self.coming_back(jid))
                 and self._read_sent.get(jid) != newest.id):
             self._read_sent[jid] = newest.id
-            self._stream.plugin["xep_0333"].send_marker(
-                JID(jid), newest.room_id or newest.id, "displayed", mtype="groupchat")
+            self.session.send_marker(jid, newest.room_id or newest.id, "groupchat")
         if changed:
             self._emit(events.UnreadChanged(jid, 0))
         return newest

@@ -46,10 +46,16 @@ def _clock(when: dt.datetime | None) -> str:
 
 
 def delivery_parts(message: ChatMessage, compact: bool = False) -> list[tuple[str, str]]:
-    """The ticks of an outgoing message as (text, style) parts, each step with its time;
-    ``compact`` drops the words *sent* and *delivered* (the ticks say it) for narrow views."""
+    """The ticks of an outgoing message as (text, style) parts, each step with its time, or what
+    I did to a message while offline that waits to go out; ``compact`` drops the words *sent* and
+    *delivered* (the ticks say it) for narrow views."""
+    waiting = [(f"⏳ {what} queued", "yellow") for what in dict.fromkeys(message.queued)]
     if message.direction is Direction.INCOMING:
-        return []
+        return waiting
+    if message.delivery is Delivery.QUEUED and message.retracted:
+        return [("⊘ never sent", "dim")]
+    if waiting:  # what I did to it offline says more than its ticks
+        return waiting
     if message.delivery is Delivery.FAILED:
         return [(f"✗ not sent: {message.error}", "bold red")]
     if message.delivery is Delivery.PENDING:
