@@ -13,7 +13,10 @@ from aiortc.sdp import SessionDescription
 
 from xmpp_components.plugins.jingle.media import TestPatternTrack
 from xmpp_components.plugins.jingle.model import (
+    Candidate,
+    Content,
     JingleFormatError,
+    Transport,
     content_to_xml,
     contents_from_jingle,
     group_from_jingle,
@@ -248,6 +251,36 @@ async def test_a_browser_offer_and_its_trickled_candidates_are_accepted() -> Non
         await pc.addIceCandidate(candidate_to_aiortc(candidate, "0", 0))
     await pc.addIceCandidate(None)
     await pc.close()
+
+
+def shape(element: ET.Element) -> tuple[object, ...]:
+    """An element's name, attributes and children, whatever prefixes it was written with."""
+    return element.tag, sorted(element.attrib.items()), [shape(child) for child in element]
+
+
+def test_our_trickled_transport_info_carries_credentials_and_no_description() -> None:
+    candidate = Candidate(component=1, foundation="1", ip="127.0.0.1", port=50000,
+                          priority=2130706431, id="abc")
+    found = content_to_xml(Content(name="0", transport=Transport(
+        ufrag="8hhy", pwd="asd88fgpdd777uzjYhagZg", candidates=[candidate])),
+        with_description=False)
+    end = content_to_xml(Content(name="0", transport=Transport(
+        ufrag="8hhy", pwd="asd88fgpdd777uzjYhagZg", gathering_complete=True)),
+        with_description=False)
+    ice = "urn:xmpp:jingle:transports:ice-udp:1"
+    assert shape(found) == shape(parse(
+        f"<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='0'>"
+        f"<transport xmlns='{ice}' ufrag='8hhy' pwd='asd88fgpdd777uzjYhagZg'>"
+        f"<candidate component='1' foundation='1' generation='0' id='abc' ip='127.0.0.1'"
+        f" port='50000' priority='2130706431' protocol='udp' type='host'/></transport></content>"))
+    assert shape(end) == shape(parse(
+        f"<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='0'>"
+        f"<transport xmlns='{ice}' ufrag='8hhy' pwd='asd88fgpdd777uzjYhagZg'>"
+        f"<gathering-complete/></transport></content>"))
+    read = contents_from_jingle(parse(
+        "<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'>"
+        + ET.tostring(end, encoding="unicode") + "</jingle>"))
+    assert read[0].transport is not None and read[0].transport.gathering_complete
 
 
 async def test_a_dino_offer_without_bundle_is_answered() -> None:
