@@ -179,6 +179,9 @@ class Conversation:
     messages: list[ChatMessage] = field(default_factory=list)
     unread: int = 0
     by_id: dict[str, ChatMessage] = field(default_factory=dict, repr=False)
+    _markable: tuple[int, ChatMessage | None] = field(default=(0, None), init=False, repr=False,
+                                                      compare=False)
+    """How many messages :meth:`last_incoming_markable` has looked at, and what it found."""
 
     def add(self, message: ChatMessage) -> int:
         """Append ``message``; returns its index."""
@@ -198,6 +201,7 @@ class Conversation:
         order; True when they all went in front (the indices of the others moved by their number)."""
         for message in older:
             self.by_id[message.id] = message
+        self._markable = (0, None)  # the positions move: look at everything again next time
         if not self.messages or not older or older[-1].time <= self.messages[0].time:
             self.messages[:0] = older
             return True
@@ -213,11 +217,16 @@ class Conversation:
         raise ValueError(message.id)
 
     def last_incoming_markable(self) -> ChatMessage | None:
-        """The newest incoming message that asked for chat markers."""
-        for message in reversed(self.messages):
+        """The newest incoming message that asked for chat markers. Asked after every burst of
+        messages, it looks only at those added since it was last asked."""
+        seen, found = self._markable if self._markable[0] <= len(self.messages) else (0, None)
+        for index in range(len(self.messages) - 1, seen - 1, -1):
+            message = self.messages[index]
             if message.direction is Direction.INCOMING and message.markable:
-                return message
-        return None
+                found = message
+                break
+        self._markable = (len(self.messages), found)
+        return found
 
 
 @dataclass

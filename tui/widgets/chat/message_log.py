@@ -21,7 +21,7 @@ from rich.padding import Padding
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Offset, Region, Size
 from textual.strip import Strip
 from textual.timer import Timer
 
@@ -115,6 +115,7 @@ class MessageLog(SelectableLog, can_focus=True):
         self._growth: Timer | None = None
         self._grown_at = 0.0
         self._follow = True
+        self._paint: tuple[Offset, int, Style] | None = None
 
     # --- what is shown -------------------------------------------------------------------------
 
@@ -207,7 +208,15 @@ class MessageLog(SelectableLog, can_focus=True):
         self._resize_virtual()
 
     def _resize_virtual(self) -> None:
-        self.virtual_size = Size(self._width, self._starts[-1])
+        size = Size(self._width, self._starts[-1])
+        if size != self.virtual_size and self.is_mounted and size.width == self.virtual_size.width:
+            # Only the scrollable height changed: the view's own size and place stay, so update
+            # its scrollbars instead of re-laying out the whole screen (10-20 ms a time), as
+            # Textual does itself for sizes it learns without a layout.
+            self.set_reactive(MessageLog.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
         self.refresh()
 
     def on_resize(self) -> None:
@@ -295,11 +304,18 @@ class MessageLog(SelectableLog, can_focus=True):
         lines = console.render_lines(Group(*(p for p in parts if p is not None)), options, pad=False)
         return [Strip(line) for line in lines]
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # what every line of one paint shares, worked out once per paint rather than per line
+        self._paint = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint = None
+
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
+        (scroll_x, scroll_y), width, style = self._paint or (
+            self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
         line = scroll_y + y
-        width = self.scrollable_content_region.width
-        style = self.rich_style
         if self.conversation is None or line >= self._starts[-1]:
             return Strip.blank(width, style)
         relative = bisect.bisect_right(self._starts, line) - 1
@@ -310,5 +326,5 @@ class MessageLog(SelectableLog, can_focus=True):
             self._resize_virtual()
         offset = line - self._starts[relative]
         strip = strips[offset] if offset < len(strips) else Strip.blank(width, style)
-        strip = strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(Style())
+        strip = strip.crop_extend(scroll_x, scroll_x + width, style)
         return self.mark_selected(strip, self.conversation.messages[self._first + relative])
