@@ -4,6 +4,7 @@ the other party is a bare slixmpp client (not our code). Snapshots of a room vie
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 from slixmpp import JID
@@ -253,6 +254,26 @@ def test_room_panel_at_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(room_demo_app(), terminal_size=(80, 24), run_before=open_panel)
+
+
+def test_room_panel_with_its_picture_at_80x24(snap_compare, monkeypatch):
+    from tui.session.room_avatars import RoomAvatar
+
+    from .test_files_snapshots import chart
+
+    monkeypatch.setenv("COLORTERM", "truecolor")  # a terminal that shows pictures
+    app = room_demo_app()
+    picture = chart()
+    picture = dataclasses.replace(picture, width=12, pixels=[row[:12] for row in picture.pixels[:10]],
+                                  height=10)
+    app.session.room_avatars.by_room[ROOM] = RoomAvatar("0" * 40, picture)
+
+    async def open_panel(pilot) -> None:
+        await open_room(pilot)
+        await pilot.press("f5")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_panel)
 
 
 def test_new_room_dialog_at_80x24(snap_compare):

@@ -11,13 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.session import ChatSession, Contact
+from tui.widgets.avatar import initials
 from tui.widgets.roster import presence_dot
 
-
-def initials(name: str) -> str:
-    """Up to two capital letters for an avatar (``Bob Builder`` → ``BB``)."""
-    parts = name.replace(".", " ").replace("_", " ").split()
-    return "".join(p[0] for p in parts[:2]).upper() or "?"
+__all__ = ["ContactCard", "initials"]
 
 
 class ContactCard(ModalScreen[None]):

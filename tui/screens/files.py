@@ -89,19 +89,23 @@ class AttachDialog(ModalScreen[Path | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"),
                 Binding("tab", "complete", "Complete", priority=True, show=False)]
 
-    def __init__(self, to_name: str, limit: str = "") -> None:
+    def __init__(self, to_name: str, limit: str = "", title: str = "", verb: str = "send") -> None:
+        """``title``: what the dialog asks (default: send a file to ``to_name``); ``verb``: what
+        Enter does."""
         super().__init__()
         self.to_name = to_name
         self.limit = limit
+        self.heading = title or f"Send a file to {to_name}"
+        self.verb = verb
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(f"Send a file to {self.to_name}", style="bold"))
+            yield Static(Text(self.heading, style="bold"))
             yield Input(placeholder="Path, e.g. ~/Documents/report.pdf", suggester=PathSuggester(),
                         id="attach-path")
             yield Static("", id="attach-error")
             limit = f" · the server takes files up to {self.limit}" if self.limit else ""
-            yield Static(f"Tab: complete · Enter: send · Esc: cancel{limit}", classes="hint")
+            yield Static(f"Tab: complete · Enter: {self.verb} · Esc: cancel{limit}", classes="hint")
 
     def action_complete(self) -> None:
         """Take the suggested completion (Tab)."""

@@ -1,6 +1,7 @@
 """The rooms half of the main screen (CH3): create a room (n) or one from a contact group (g), answer
-invitations from the rooms list, the room panel (F5) with its participants and the keys that add (a),
-remove (x), rename (r) and leave (l); every one of them is also in the command palette (Ctrl+P).
+invitations from the rooms list, the room panel (F5) with its picture and participants and the keys
+that add (a), remove (x), rename (r), set the picture (p) and leave (l); every one of them is also
+in the command palette (Ctrl+P).
 
 The screen only asks the session (:class:`~tui.session.rooms.RoomService`) and shows its answers;
 errors come back as :class:`~tui.session.rooms.RoomError` texts that say what to do next.
@@ -18,6 +19,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from tui.session import ChatSession, events
+from tui.session.attachment import Preview
 from tui.session.model import Room
 from tui.session.rooms import RoomError
 from tui.widgets.chat import Composer, MessageLog
@@ -46,7 +48,8 @@ ROOM_BINDINGS = [
 ]
 """Keys of the main screen for rooms; the room panel has its own (a, x, r, l)."""
 
-ROOM_ACTIONS = ("room_panel", "invite", "remove_participant", "rename_room", "leave_room")
+ROOM_ACTIONS = ("room_panel", "invite", "remove_participant", "rename_room", "room_picture",
+                "leave_room")
 """Actions that need an open room."""
 
 NO_CONVERSATION = "Choose a contact or room and press Enter to chat."
@@ -114,12 +117,18 @@ class RoomActions(_Base):
                 ("Remove participant", "Take away the highlighted participant's membership "
                  "(x in the panel)", self.action_remove_participant),
                 ("Rename room", "Give the open room a new name (r in the panel)", self.action_rename_room),
+                ("Set room picture", "Owners: the room's avatar, from a picture file (p in the panel)",
+                 self.action_room_picture),
                 ("Leave room", "Leave the open room and drop its bookmark (l in the panel)",
                  self.action_leave_room)]
         return commands
 
     def _names(self) -> dict[str, str]:
         return {c.jid: c.display_name for c in self.session.contacts.values()}
+
+    def _picture(self, room: Room) -> Preview | None:
+        avatar = self.session.room_avatars.by_room.get(room.jid)
+        return avatar.preview if avatar is not None else None
 
     def _run(self, work: Coroutine[Any, Any, T], then: Callable[[T], object] | None = None) -> None:
         """Run a room action in the background; its error is shown as a notification."""
@@ -216,10 +225,12 @@ class RoomActions(_Base):
             self.hide_room_panel()
             self.query_one(RosterList).focus()
             return
-        panel.show_room(room, self._names())
+        panel.show_room(room, self._names(), self._picture(room))
         self.query_one(RosterList).display = False
         panel.display = True
         panel.focus()
+        if self.session.state == "online" and room.joined:  # a new picture set elsewhere
+            self._run(self.session.room_avatars.refresh(room.jid))
 
     def hide_room_panel(self) -> None:
         """Back to the contacts list."""
@@ -277,6 +288,31 @@ class RoomActions(_Base):
 
         self.app.push_screen(NamePrompt(f"New name for {room.display_name}", room.name), rename)
 
+    def action_room_picture(self) -> None:
+        """Owners: make a picture file the open room's avatar."""
+        from tui.session.attachment import human_size
+        from tui.session.room_avatars import MOST_BYTES
+
+        from .files import AttachDialog
+
+        room = self.open_room
+        if room is None or not self._needs_online():
+            return
+        if room.my_affiliation != "owner":
+            self.notify(f"Only an owner of {room.display_name} can set its picture.",
+                        severity="warning")
+            return
+
+        def chosen(path: object) -> None:
+            if path is not None and room.jid in self.session.rooms:
+                self._run(self.session.room_avatars.publish(room.jid, str(path)),
+                          lambda _avatar: self.notify(f"{room.display_name} has a new picture."))
+
+        self.app.push_screen(AttachDialog(room.display_name, title=f"A picture for "
+                                          f"{room.display_name} (PNG or JPEG, at most "
+                                          f"{human_size(MOST_BYTES)})",
+                                          verb="set it"), chosen)
+
     def action_leave_room(self) -> None:
         """Leave the open room (and drop its bookmark, on every device)."""
         room = self.open_room
@@ -326,7 +362,7 @@ class RoomActions(_Base):
                 self.query_one("#conversation-title", Static).update(room_title(room))
                 panel = self.query_one(ParticipantList)
                 if panel.display:
-                    panel.show_room(room, self._names())
+                    panel.show_room(room, self._names(), self._picture(room))
         elif isinstance(event, events.HistoryLoaded):
             if event.jid == self.open_jid:
                 self.query_one(MessageLog).show(self.session.conversation(event.jid), self._names())

@@ -44,6 +44,7 @@ from .model import (
 )
 from .outbox import OutboxService, OutboxUnusable
 from .pins import PinService
+from .room_avatars import RoomAvatars
 from .rooms import RoomService
 from .search import SearchService
 from .typing import TypingService
@@ -106,6 +107,7 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
         self.plugin["xep_0199"].enable_keepalive(interval=60, timeout=20)
         slixfix.apply(self)
         slixfix.yield_between_stanzas(self)  # keys stay answered while a burst arrives
+        slixfix.route_handlers(self)
         if "sb_jingle" in PLUGIN_REGISTRY:  # loaded by ChatSession.start, off the event loop
             addresses = list(account.media_addresses) if account.media_addresses else None
             self.register_plugin("sb_jingle", pconfig={"host_addresses": addresses})
@@ -132,6 +134,8 @@ class ChatSession:
         self._journal: JournalService | None = None
         self.rooms = RoomService(self, self._emit)
         """Chat rooms and their bookmarks (CH3)."""
+        self.room_avatars = RoomAvatars(self, self._emit)
+        """The rooms' pictures (XEP-0486)."""
         self._calls: CallService | None = None
         self.files = FileService(self, self._emit)
         """Files sent and received (CH7): upload, download, previews."""
@@ -221,6 +225,7 @@ class ChatSession:
         stream = self._stream = _Stream(self.account)
         self._journal = None
         self.rooms.attach(stream)
+        self.room_avatars.attach(stream)
         self.pins.attach(stream)
         self.calls.attach(stream)
         self.files.attach(stream)

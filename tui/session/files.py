@@ -8,7 +8,10 @@ the server is asked (HEAD) for their size and type, images up to a limit are fet
 preview, and :meth:`FileService.download` saves one to the download directory.
 
 Progress is told with :class:`TransferChanged`; failures raise :class:`FileError`, whose text says
-what went wrong and what to do next. File contents and message bodies are never logged.
+what went wrong and what to do next. A running upload or download can be cancelled
+(:meth:`FileService.cancel`): an upload cancelled before it finished shares nothing (the server
+keeps no half file), a download leaves no partial file behind. File contents and message bodies
+are never logged.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import platformdirs
 from slixmpp import JID, Message
@@ -50,9 +53,15 @@ PREVIEW_LINES = 8
 """Tallest image preview, in terminal lines (two pixel rows each)."""
 UPLOAD_FORM = "urn:xmpp:http:upload:0"
 
+_T = TypeVar("_T")
+
 
 class FileError(Exception):
     """A file could not be sent or saved; the text says why and what to do next."""
+
+
+class TransferCancelled(FileError):
+    """The user cancelled the upload or download."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +84,12 @@ class Transfer:
     total: int | None
     done: int = 0
     state: str = "running"
-    """``running``, ``done`` or ``failed``."""
+    """``running``, ``done``, ``failed`` or ``cancelled``."""
     error: str = ""
     path: Path | None = None
     """The local file: the one sent, or where the download goes."""
     url: str = ""
+    """The file's address on the server (an upload's once the server gave it a place)."""
     _shown: int = field(default=-1, repr=False)  # last whole percent told to observers
 
     @property
@@ -155,6 +165,7 @@ class FileService:
         self._oob: dict[str, tuple[str, str]] = {}  # message body -> (OOB URL, description)
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._moving: dict[str, asyncio.Task[Any]] = {}  # transfer id -> its network part
         session.subscribe(self._on_event)
 
     def attach(self, stream: Any) -> None:
@@ -245,7 +256,10 @@ class FileService:
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         transfer = self._begin(Transfer(uuid.uuid4().hex, True, jid, file.name, size, path=file))
         try:
-            url = await self._upload(service, file, size, content_type, transfer)
+            url = await self._cancellable(transfer, self._upload(service, file, size, content_type,
+                                                                 transfer))
+        except TransferCancelled:
+            raise
         except FileError as error:
             self._fail(transfer, str(error))
             raise
@@ -275,6 +289,7 @@ class FileService:
             raise FileError(f"The server refused to take {file.name}: {text}. Send a smaller file, or "
                             "ask the administrator about the upload quota.") from None
         slot = slot_iq["http_upload_slot"]
+        transfer.url = str(slot["get"]["url"])
         headers = {"Content-Length": str(size), "Content-Type": content_type,
                    **{h["name"]: h["value"] for h in slot["put"]["headers"]}}
         try:
@@ -405,23 +420,13 @@ class FileService:
         attachment.state, attachment.done, attachment.error = FileState.DOWNLOADING, 0, ""
         self._emit(events.MessageChanged(jid, message))
         try:
-            async with self.http.get(attachment.url) as response:
-                if response.status >= 400:
-                    raise FileError(f"{attachment.name} could not be downloaded: the server answered "
-                                    f"HTTP {response.status}. The file may have expired; ask the "
-                                    "sender to send it again.")
-                total = response.content_length or attachment.size
-                transfer.total = attachment.size = total
-                with part.open("wb") as out:
-                    async for chunk in response.content.iter_chunked(CHUNK):
-                        out.write(chunk)
-                        transfer.done = attachment.done = transfer.done + len(chunk)
-                        self._moved(transfer, jid, message)
-            if total is not None and transfer.done != total:
-                raise FileError(f"The download of {attachment.name} stopped at "
-                                f"{human_size(transfer.done)} of {human_size(total)}; press d to try "
-                                "again.")
+            await self._cancellable(transfer, self._fetch(jid, message, attachment, transfer, part))
             part.replace(target)
+        except TransferCancelled:
+            part.unlink(missing_ok=True)
+            attachment.state, attachment.done = FileState.REMOTE, 0
+            self._emit(events.MessageChanged(jid, message))
+            raise
         except (FileError, aiohttp.ClientError, OSError, TimeoutError) as error:
             part.unlink(missing_ok=True)
             text = str(error) if isinstance(error, FileError) else (
@@ -438,6 +443,61 @@ class FileService:
         else:
             self._emit(events.MessageChanged(jid, message))
         return target
+
+    async def _fetch(self, jid: str, message: ChatMessage, attachment: Attachment, transfer: Transfer,
+                     part: Path) -> None:
+        """GET the file into ``part``, telling progress."""
+        async with self.http.get(attachment.url) as response:
+            if response.status >= 400:
+                raise FileError(f"{attachment.name} could not be downloaded: the server answered "
+                                f"HTTP {response.status}. The file may have expired; ask the "
+                                "sender to send it again.")
+            total = response.content_length or attachment.size
+            transfer.total = attachment.size = total
+            with part.open("wb") as out:
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    out.write(chunk)
+                    transfer.done = attachment.done = transfer.done + len(chunk)
+                    self._moved(transfer, jid, message)
+        if total is not None and transfer.done != total:
+            raise FileError(f"The download of {attachment.name} stopped at "
+                            f"{human_size(transfer.done)} of {human_size(total)}; press d to try "
+                            "again.")
+
+    # --- cancelling ------------------------------------------------------------------------------
+
+    def running(self, jid: str | None = None) -> list[Transfer]:
+        """Uploads and downloads under way (of the conversation ``jid``, if given), oldest first."""
+        return [t for t in self.transfers.values()
+                if t.state == "running" and (jid is None or t.jid == jid)]
+
+    def cancel(self, transfer_id: str) -> bool:
+        """Stop the upload or download ``transfer_id``; True when it was running. Its ``send`` or
+        ``download`` then raises :class:`TransferCancelled`."""
+        transfer = self.transfers.get(transfer_id)
+        task = self._moving.get(transfer_id)
+        if transfer is None or transfer.state != "running" or task is None:
+            return False
+        transfer.state = "cancelled"
+        self._emit(TransferChanged(transfer))
+        task.cancel()
+        return True
+
+    async def _cancellable(self, transfer: Transfer, work: Coroutine[Any, Any, _T]) -> _T:
+        """Run the network part of ``transfer`` so that :meth:`cancel` can stop it; cancelling
+        the caller cancels it too."""
+        task = asyncio.ensure_future(work)
+        self._moving[transfer.id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if transfer.state != "cancelled" or (current is not None and current.cancelling()):
+                raise
+            what = "upload" if transfer.upload else "download"
+            raise TransferCancelled(f"The {what} of {transfer.name} was cancelled.") from None
+        finally:
+            self._moving.pop(transfer.id, None)
 
     # --- plumbing --------------------------------------------------------------------------------
 

@@ -57,13 +57,15 @@ class TransferBar(Widget):
 
     def _on_event(self, event: SessionEvent) -> None:
         if isinstance(event, TransferChanged):
+            if event.transfer.state != "running" or not event.transfer.done:  # began or ended:
+                self.screen.refresh_bindings()  # the key that cancels shows only while one runs
             self.set_class(bool(self.running), "-busy")
             self.refresh(layout=True)
 
     @property
     def running(self) -> list[Transfer]:
         """Transfers still under way, oldest first."""
-        return [t for t in self.session.files.transfers.values() if t.state == "running"]
+        return self.session.files.running()
 
     def render(self) -> Text:
         names = {c.jid: c.display_name for c in self.session.contacts.values()}

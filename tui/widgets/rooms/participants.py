@@ -1,5 +1,6 @@
-"""The participants panel of the open room: who is present (nick, role, presence), who is a member
-but away. Option ids are the participants' bare JIDs where the room shows them."""
+"""The participants panel of the open room: its picture (or initials), who is present (nick, role,
+presence), who is a member but away. Option ids are the participants' bare JIDs where the room
+shows them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tui.session.attachment import Preview
 from tui.session.model import Room, Show
+from tui.widgets.avatar import avatar_lines
 from tui.widgets.roster import presence_dot
 
 ROLE_ORDER = {"moderator": 0, "participant": 1, "visitor": 2}
@@ -34,6 +37,7 @@ class ParticipantList(OptionList):
         Binding("x,delete", "screen.remove_participant", "Remove"),
         Binding("r", "screen.rename_room", "Rename"),
         Binding("l", "screen.leave_room", "Leave"),
+        Binding("p", "screen.room_picture", "Picture", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -46,14 +50,16 @@ class ParticipantList(OptionList):
         option = self.highlighted_option
         return option.id if option is not None else None
 
-    def show_room(self, room: Room, names: Mapping[str, str]) -> None:
-        """List ``room``'s participants; ``names`` are roster names by bare JID."""
+    def show_room(self, room: Room, names: Mapping[str, str], picture: Preview | None = None) -> None:
+        """List ``room``'s participants under its ``picture`` (its initials without one);
+        ``names`` are roster names by bare JID."""
         keep = self.highlighted_jid if self.room_jid == room.jid else None
         self.room_jid = room.jid
         width = max(8, (self.size.width or 30) - 3)
         title = Text(room.display_name, style="bold")
         title.truncate(width, overflow="ellipsis")
-        options: list[Option] = [Option(title, disabled=True)]
+        head = Text("\n").join([*avatar_lines(room.display_name, picture), title])
+        options: list[Option] = [Option(head, disabled=True)]
         present = sorted(room.occupants.values(),
                          key=lambda o: (ROLE_ORDER.get(o.role, 3), o.nick.casefold()))
         options.append(Option(Text(f"Present ({len(present)})", style="underline"), disabled=True))
