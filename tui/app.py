@@ -7,7 +7,7 @@ import datetime as dt
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -25,6 +25,7 @@ from tui.session.client import PasswordRefused
 if TYPE_CHECKING:
     from tui.screens.login import LoginRequest, LoginScreen
     from tui.settings import AccountSettings, ClientSettings
+    from xmpp_components.plugins.jingle.screen import Screen as Monitor
 
 STARTED_NS = time.perf_counter_ns()
 
@@ -131,9 +132,13 @@ class SwitchboardApp(App[None]):
     # --- calls ----------------------------------------------------------------------------------
 
     def _on_call(self, call: CallInfo) -> None:
-        """A call that starts ringing here opens the incoming-call window (once)."""
+        """A call that starts ringing here opens the incoming-call window (once); a screen the
+        other side offers or asks for opens its question (once)."""
         from tui.screens.call import IncomingCall
 
+        if call.share_offered and f"{call.sid}/{call.share_offered_name}" not in self._announced:
+            self._announced.add(f"{call.sid}/{call.share_offered_name}")
+            self._ask_about_share(call)
         if call.outgoing or call.state != "ringing" or call.sid in self._announced:
             return
         self._announced.add(call.sid)
@@ -202,6 +207,98 @@ class SwitchboardApp(App[None]):
         """F4: camera off / on in a video call."""
         self.run_worker(self.session.calls.toggle_camera(), group="calls")
 
+    # --- screen sharing (AV3) ------------------------------------------------------------------
+
+    def _peer_name(self, jid: str) -> str:
+        contact = self.session.contacts.get(jid)
+        return contact.display_name if contact else jid.split("@")[0]
+
+    async def _share_step(self, step: Awaitable[object]) -> None:
+        """Run a screen-sharing step; what goes wrong becomes a notice, never a traceback."""
+        try:
+            await step
+        except Exception as error:  # refused by the peer, no call, capture failed
+            self.notify(f"{error}", title="Screen sharing", severity="warning")
+
+    def _screens_or_reason(self) -> tuple[list[Monitor], str]:
+        reason = screen_share_unavailable()
+        if reason:
+            return [], reason
+        from xmpp_components.plugins.jingle.screen import CaptureUnavailable
+
+        try:
+            return self.session.calls.sources.screens(), ""
+        except CaptureUnavailable as error:
+            return [], f"Screen sharing is unavailable: {error}."
+
+    def _choose_screen(self, question: str, then: Callable[[Monitor | None], None], *,
+                       decline: bool = False) -> None:
+        """Ask which screen (only when there are several); ``then`` gets it, or None."""
+        from tui.screens.screen_share import DECLINE, ScreenChoice
+
+        screens, reason = self._screens_or_reason()
+        if len(screens) == 1 and not decline:
+            then(screens[0])
+            return
+        choices = [(str(s.index), s.label) for s in screens]
+        if decline:
+            choices.append((DECLINE, "Decline"))
+        if not screens and not decline:
+            self.notify(reason, title="Screen sharing", severity="warning")
+            return
+
+        def chosen(key: str | None) -> None:
+            then(next((s for s in screens if str(s.index) == key), None))
+
+        self.push_screen(ScreenChoice(question, choices, note=reason,
+                                      escape="Esc declines" if decline else "Esc cancels"), chosen)
+
+    def action_share_screen(self) -> None:
+        """Show the other side of the running call one of my screens."""
+        if not self._calls_usable():
+            return
+
+        def share(screen: Monitor | None) -> None:
+            if screen is not None:
+                self.run_worker(self._share_step(self.session.calls.share_screen(screen)),
+                                group="calls")
+
+        self._choose_screen("Which screen do you want to share?", share)
+
+    def action_request_screen(self) -> None:
+        """Ask the other side of the running call to show me its screen."""
+        if self._calls_usable():
+            self.run_worker(self._share_step(self.session.calls.request_screen()), group="calls")
+
+    def action_stop_sharing(self) -> None:
+        """Stop the screen shown or seen in the running call."""
+        async def stop() -> None:
+            if not await self.session.calls.stop_sharing():
+                self.notify("No screen is shared in this call.", title="Screen sharing")
+
+        if self.session.calls_loaded:
+            self.run_worker(self._share_step(stop()), group="calls")
+
+    def _ask_about_share(self, call: CallInfo) -> None:
+        from tui.screens.screen_share import DECLINE, VIEW, ScreenChoice
+
+        name, proposal = self._peer_name(call.peer), call.share_offered_name
+        if call.share_offered == "show":
+            def viewed(key: str | None) -> None:
+                self.run_worker(self._share_step(self.session.calls.answer_share(
+                    proposal, None, accept=key == VIEW)), group="calls")
+
+            self.push_screen(ScreenChoice(f"{name} wants to show you a screen.",
+                                          [(VIEW, "View their screen"), (DECLINE, "Decline")],
+                                          escape="Esc declines"), viewed)
+            return
+
+        def shown(screen: Monitor | None) -> None:
+            self.run_worker(self._share_step(self.session.calls.answer_share(
+                proposal, screen, accept=screen is not None)), group="calls")
+
+        self._choose_screen(f"{name} asks to see your screen: which one?", shown, decline=True)
+
     def action_av_settings(self) -> None:
         """Open the audio and video settings (AV4)."""
         from tui.screens.av_settings import AVSettings
@@ -234,6 +331,13 @@ class SwitchboardApp(App[None]):
         reason = screen_share_unavailable()
         if reason:
             yield SystemCommand("Share screen (unavailable)", reason, lambda: self.notify(reason))
+        else:
+            yield SystemCommand("Share screen…", "Show the other side of the call one of your "
+                                "screens", self.action_share_screen)
+        yield SystemCommand("Request peer's screen", "Ask the other side of the call to show you "
+                            "a screen", self.action_request_screen)
+        yield SystemCommand("Stop sharing", "Stop the screen shown or seen in the call",
+                            self.action_stop_sharing)
 
     async def on_mount(self) -> None:
         if self.idle_after > 0:
@@ -399,7 +503,16 @@ class SwitchboardApp(App[None]):
 
 
 def screen_share_unavailable() -> str:
-    """Why screen sharing (AV3) cannot be offered here; empty where a display exists."""
+    """Why no screen can be shared here (AV3); empty where an X display can be captured."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "No display to share: neither DISPLAY nor WAYLAND_DISPLAY is set on this machine."
-    return "Screen capture is not built yet for this display."
+    if not os.environ.get("DISPLAY"):
+        return ("Only X displays can be captured: this Wayland session has no XWayland "
+                "(DISPLAY is not set).")
+    try:
+        import mss
+
+        with mss.MSS():
+            return ""
+    except Exception as error:  # mss.exception.ScreenShotError: the X server refused us
+        return f"The display {os.environ['DISPLAY']} cannot be captured: {error}"

@@ -162,19 +162,27 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
         contact = self.session.contacts.get(shown.peer) if shown else None
         self.query_one(CallPanel).show_call(shown, contact.display_name if contact else "")
         video = self.query_one(VideoView)
-        video.set_class(current is not None and current.video and current.state == "active",
-                        "-active")
+        video.set_class(current is not None and (current.video or current.viewing)
+                        and current.state == "active", "-active")
         if current is None:
             video.set_frame(None)
 
     def show_video(self) -> None:
-        """Put the newest received frame of the running video call into the video view."""
+        """Put the newest received frame of the running call into the video view: the other
+        side's shared screen while there is one (labelled), else its camera."""
         view = self.query_one(VideoView)
         current = self.session.calls.current if self.session.calls_loaded else None
-        if current is None or not current.video or not view.has_class("-active"):
+        if current is None or not view.has_class("-active"):
             return
-        width, height = view.pixel_size
-        view.set_frame(self.session.calls.video_frame(current.sid, width, height))
+        if current.viewing:
+            contact = self.session.contacts.get(current.peer)
+            view.label = f"🖥 {contact.display_name if contact else current.peer}'s screen"
+            width, height = view.pixel_size
+            view.set_frame(self.session.calls.screen_frame(current.sid, width, height))
+        elif current.video:
+            view.label = ""
+            width, height = view.pixel_size
+            view.set_frame(self.session.calls.video_frame(current.sid, width, height))
 
     def open_conversation(self, jid: str) -> None:
         """Show the conversation with ``jid`` and put the cursor in the composer."""

@@ -37,6 +37,17 @@ class CallInfo:
     peer_level: float = 0.0
     """RMS level 0 … 1 of what the peer sends, so a call without speakers still shows sound."""
     media_note: str = ""
+    sharing: bool = False
+    """We show the peer one of our screens (AV3)."""
+    viewing: bool = False
+    """We see the peer's screen."""
+    share_waiting: bool = False
+    """Our screen share or request waits for the peer's answer."""
+    share_offered: str = ""
+    """What the peer proposes and waits for our answer on: ``show`` (its screen to us),
+    ``request`` (ours to it), or empty."""
+    share_offered_name: str = ""
+    """The proposal's content name, to answer it."""
 
 
 @dataclass(frozen=True)

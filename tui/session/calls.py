@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,9 @@ from slixmpp import JID
 
 from tui.settings import NO_SPEAKER, TEST_TONE, CallSettings, ClientSettings
 from xmpp_components.plugins.jingle import Call, CallState
+from xmpp_components.plugins.jingle.contents import AddedVideo, VideoState
 from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack, VideoProbe
+from xmpp_components.plugins.jingle.screen import Screen, ScreenTrack, list_screens
 
 from .audio import AudioBackend, MicrophoneTrack, Speaker
 from .callinfo import CallChanged, CallInfo
@@ -112,6 +115,10 @@ class MediaSources:
                 return TestPatternTrack(), f"camera unusable ({error}): sending a test pattern"
         return TestPatternTrack(), "no camera on this machine: sending a test pattern"
 
+    def screens(self) -> list[Screen]:
+        """The screens this machine can share; ``CaptureUnavailable`` says why there are none."""
+        return list_screens()
+
 
 class CallService:
     """The calls of one session."""
@@ -127,6 +134,10 @@ class CallService:
         self._video: dict[str, VideoProbe] = {}
         self._quality: dict[str, Any] = {}
         self._speakers: dict[str, Speaker] = {}
+        self._screens: dict[str, VideoProbe] = {}
+        """The shared screen we see, per call."""
+        self._shares: dict[tuple[str, str], tuple[VideoState, float]] = {}
+        """Each added screen of a call as last seen, and since when it was in that state."""
         self._closing: set[asyncio.Task[None]] = set()
 
     def attach(self, stream: Any) -> None:
@@ -152,6 +163,8 @@ class CallService:
         """A snapshot of ``call`` for the widgets."""
         quality = self._quality.get(call.sid)
         audio = self._audio.get(call.sid)
+        screens = [v for v in call.videos.videos.values() if v.screen]
+        offered = next((v for v in screens if v.waiting_for_us), None)
         return CallInfo(
             sid=call.sid, peer=JID(call.peer).bare, device=str(call.peer), outgoing=call.outgoing,
             video="video" in call.media, state=call.state.value, remote_ringing=call.remote_ringing,
@@ -162,11 +175,25 @@ class CallService:
             peer_muted="audio" in call.remote_muted, ended=_describe_end(call),
             round_trip_ms=quality.round_trip_ms if quality else None,
             loss=quality.loss if quality else 0.0, codecs=dict(call.codecs),
-            peer_level=audio.level() if audio else 0.0, media_note=self._notes.get(call.sid, ""))
+            peer_level=audio.level() if audio else 0.0, media_note=self._notes.get(call.sid, ""),
+            sharing=any(v.sending and v.state is VideoState.ACTIVE for v in screens),
+            viewing=any(not v.sending and v.state is VideoState.ACTIVE for v in screens),
+            share_waiting=any(v.proposed_by == "local" and v.state is VideoState.PROPOSED
+                              for v in screens),
+            share_offered="" if offered is None else "request" if offered.sending else "show",
+            share_offered_name=offered.name if offered else "")
 
     def video_frame(self, sid: str, width: int, height: int) -> np.ndarray | None:
         """The newest received video frame of call ``sid`` scaled to ``width``×``height`` RGB."""
         probe = self._video.get(sid)
+        if probe is None or probe.last is None:
+            return None
+        return probe.last.reformat(width=width, height=height, format="rgb24").to_ndarray()
+
+    def screen_frame(self, sid: str, width: int, height: int) -> np.ndarray | None:
+        """The newest frame of the peer's screen shared in call ``sid``, scaled like
+        :meth:`video_frame`."""
+        probe = self._screens.get(sid)
         if probe is None or probe.last is None:
             return None
         return probe.last.reformat(width=width, height=height, format="rgb24").to_ndarray()
@@ -226,6 +253,39 @@ class CallService:
         if call is not None and "video" in call.local_tracks:
             await (call.unmute("video") if "video" in call.local_muted else call.mute("video"))
 
+    async def share_screen(self, screen: Screen) -> None:
+        """Show the peer ``screen`` in the running call (it is asked to accept)."""
+        call = self._connected()
+        await call.share_screen(ScreenTrack(screen))
+
+    async def request_screen(self) -> None:
+        """Ask the peer of the running call to show us a screen."""
+        await self._connected().request_screen()
+
+    async def stop_sharing(self) -> bool:
+        """Stop every screen shown or seen in the running call, and withdraw our proposals;
+        False when there was none."""
+        call = self._running()
+        videos = [] if call is None else [
+            v for v in call.videos.videos.values() if v.screen and (
+                v.state is VideoState.ACTIVE or (v.state is VideoState.PROPOSED
+                                                 and v.proposed_by == "local"))]
+        for video in videos:
+            assert call is not None
+            await call.remove_video(video.name)
+        return bool(videos)
+
+    async def answer_share(self, name: str, screen: Screen | None, *, accept: bool) -> None:
+        """Answer the peer's screen proposal ``name``: view its screen, or show it ``screen``
+        when it asked for ours; or decline."""
+        call = self._running()
+        if call is None:
+            return
+        if not accept:
+            await call.reject_video(name)
+            return
+        await call.accept_video(name, ScreenTrack(screen) if screen is not None else None)
+
     async def refresh_quality(self) -> None:
         """Read fresh statistics of running calls and tell the widgets."""
         for call in list(self.calls.values()):
@@ -242,6 +302,12 @@ class CallService:
     def _running(self) -> Call | None:
         return next((c for c in self.calls.values()
                      if c.state in (CallState.CONNECTING, CallState.ACTIVE)), None)
+
+    def _connected(self) -> Call:
+        call = self._running()
+        if call is None or call.state is not CallState.ACTIVE:
+            raise RuntimeError("screens are shared in a connected call: call first (F8)")
+        return call
 
     def _track(self, call: Call) -> None:
         self.calls[call.sid] = call
@@ -263,6 +329,9 @@ class CallService:
                     self._notes[call.sid] = "; ".join(n for n in (self._notes.get(call.sid), note) if n)
             elif kind == "video" and call.sid not in self._video:
                 self._video[call.sid] = VideoProbe(track)
+        for video in call.videos.videos.values():
+            if video.screen:
+                self._follow_share(call, video)
         if call.state is not CallState.ENDED:
             self._emit(CallChanged(self.info(call)))
 
@@ -270,27 +339,61 @@ class CallService:
         if self.calls.pop(call.sid, None) is None:
             return
         readers = (self._audio.pop(call.sid, None), self._video.pop(call.sid, None),
-                   self._speakers.pop(call.sid, None))
+                   self._speakers.pop(call.sid, None), self._screens.pop(call.sid, None))
         for reader in readers:
             if reader is not None:  # stopped in the background: the call has ended already
-                closing = asyncio.get_running_loop().create_task(
-                    reader.close() if isinstance(reader, Speaker) else reader.stop())
-                self._closing.add(closing)
-                closing.add_done_callback(self._closing.discard)
+                self._stop_later(reader)
         self._quality.pop(call.sid, None)
+        for key in [k for k in self._shares if k[0] == call.sid]:
+            del self._shares[key]
         info = self.info(call)
         self._notes.pop(call.sid, None)
         self._record(call, info)
         self._emit(CallChanged(info))
 
+    def _stop_later(self, reader: AudioProbe | VideoProbe | Speaker) -> None:
+        closing = asyncio.get_running_loop().create_task(
+            reader.close() if isinstance(reader, Speaker) else reader.stop())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    def _follow_share(self, call: Call, video: AddedVideo) -> None:
+        """Show the peer's screen while it is shared; a line in the conversation when a share
+        ends or is declined."""
+        key = (call.sid, video.name)
+        seen, since = self._shares.get(key, (None, 0.0))
+        if video.state is VideoState.ACTIVE and not video.sending and video.remote_track is not None \
+                and call.sid not in self._screens:
+            self._screens[call.sid] = VideoProbe(video.remote_track)
+        if seen is video.state:
+            return
+        self._shares[key] = (video.state, time.time())
+        if video.state in (VideoState.REMOVED, VideoState.REJECTED) and not video.sending:
+            probe = self._screens.pop(call.sid, None)
+            if probe is not None:
+                self._stop_later(probe)
+        kind = "Outgoing" if video.sending else "Incoming"
+        if seen is VideoState.ACTIVE and video.state is VideoState.REMOVED:
+            minutes, seconds = divmod(int(time.time() - since), 60)
+            self._note(call, f"🖥 {kind} screen share — ended after {minutes}:{seconds:02d}")
+        elif seen is VideoState.PROPOSED and video.state is VideoState.REJECTED:
+            declined = video.reason is not None and video.reason.condition == "decline"
+            what = "declined" if declined else f"failed: {video.reason.text if video.reason else ''}"
+            self._note(call, f"🖥 {kind} screen share — {what}")
+
     def _record(self, call: Call, info: CallInfo) -> None:
         """A line in the conversation with the peer: what kind of call, and how it ended."""
         kind = "video call" if info.video else "call"
-        body = f"📞 {'Outgoing' if call.outgoing else 'Incoming'} {kind} — {info.ended}"
-        conversation = self.session.conversation(info.peer)
+        self._note(call, f"📞 {'Outgoing' if call.outgoing else 'Incoming'} {kind} — {info.ended}",
+                   dt.datetime.fromtimestamp(call.created_at, dt.UTC))
+
+    def _note(self, call: Call, body: str, when: dt.datetime | None = None) -> None:
+        """Add a call-event line to the conversation with the call's peer."""
+        peer = JID(call.peer).bare
+        conversation = self.session.conversation(peer)
         # a note, not a chat message: no ticks to track, so it is filed as incoming either way
         message = ChatMessage(f"call-{call.sid}-{uuid.uuid4().hex[:6]}", Direction.INCOMING,
-                              self.session.jid.bare if call.outgoing else info.peer, body,
-                              dt.datetime.fromtimestamp(call.created_at, dt.UTC))
+                              self.session.jid.bare if call.outgoing else peer, body,
+                              when or dt.datetime.now(dt.UTC))
         index = conversation.add(message)
         self._emit(MessageAdded(conversation.jid, message, index))

@@ -41,8 +41,9 @@ def describe(info: CallInfo, name: str) -> Text:
     text.append(f"  {state}", style="green" if info.state == "active" else "yellow")
     flags = [label for on, label in ((info.muted, "mic off"), (info.camera_off and info.video,
              "camera off"), (info.on_hold and not info.held_by_peer, "on hold"),
-             (info.held_by_peer, "held by the other side"), (info.peer_muted, "they muted"))
-             if on]
+             (info.held_by_peer, "held by the other side"), (info.peer_muted, "they muted"),
+             (info.sharing, "sharing your screen"), (info.viewing, "seeing their screen"),
+             (info.share_waiting, "screen share asked…")) if on]
     if flags:
         text.append("  [" + ", ".join(flags) + "]", style="bold magenta")
     text.append_text(address)

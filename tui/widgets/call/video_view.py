@@ -31,11 +31,13 @@ class VideoView(Widget):
         super().__init__(id=id)
         self._frame: np.ndarray | None = None
         self.note = "waiting for video…"
+        self.label = ""
+        """What the picture is (e.g. a shared screen), on the top line; empty: no label line."""
 
     @property
     def pixel_size(self) -> tuple[int, int]:
         """(width, height) in pixels of the picture this view shows."""
-        return self.size.width, self.size.height * 2
+        return self.size.width, (self.size.height - (1 if self.label else 0)) * 2
 
     def set_frame(self, frame: np.ndarray | None) -> None:
         """Show ``frame`` (height × width × RGB, already :attr:`pixel_size`)."""
@@ -44,6 +46,10 @@ class VideoView(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
+        if self.label:
+            if y == 0:
+                return Strip([Segment(self.label[:width].ljust(width), Style(reverse=True))])
+            y -= 1
         frame = self._frame
         if frame is None or frame.shape[0] < 2 * y + 2 or frame.shape[1] < width:
             text = self.note if y == self.size.height // 2 else ""
