@@ -1,6 +1,8 @@
 """Files in conversations (CH7): Ctrl+T sends a file to the open contact or room (a path prompt
 that completes names with Tab), Ctrl+L lists the files of the open conversation, where d or Enter
-downloads the highlighted one to the download directory. Both are in the command palette.
+downloads the highlighted one to the download directory. Ctrl+G cancels the newest upload or
+download of the open conversation (in the list, x or Ctrl+G cancels the highlighted file's
+download). All are in the command palette.
 
 The screens only ask the session (:class:`~tui.session.files.FileService`) and show its answers;
 errors come back as :class:`~tui.session.files.FileError` texts that say what to do next.
@@ -26,7 +28,7 @@ from textual.widgets.option_list import Option
 from tui.session import ChatSession
 from tui.session.attachment import FileState, attachment_for, human_size
 from tui.session.events import MessageChanged, SessionEvent
-from tui.session.files import FileError, TransferChanged
+from tui.session.files import FileError, Transfer, TransferCancelled, TransferChanged
 from tui.session.model import ChatMessage, Direction
 from tui.widgets.chat.file_entry import TerminalPictures, entry_lines, preview_lines, status_line
 
@@ -45,8 +47,9 @@ log = logging.getLogger(__name__)
 FILE_BINDINGS = [
     Binding("ctrl+t", "attach_file", "Send file"),
     Binding("ctrl+l", "files", "Files", show=False),
+    Binding("ctrl+g", "cancel_transfer", "Cancel transfer"),
 ]
-"""Keys of the main screen for files; the composer binds neither, so they work while typing."""
+"""Keys of the main screen for files; the composer binds none, so they work while typing."""
 
 FILE_ACTIONS = ("attach_file", "files")
 """Actions that need an open conversation."""
@@ -153,6 +156,7 @@ class FilesScreen(ModalScreen[None]):
     """
 
     BINDINGS = [Binding("d,enter", "download", "Download"),
+                Binding("x,ctrl+g", "cancel_transfer", "Cancel transfer"),
                 Binding("escape", "dismiss", "Close")]
 
     def __init__(self, session: ChatSession, jid: str, title: str) -> None:
@@ -174,8 +178,8 @@ class FilesScreen(ModalScreen[None]):
             with Horizontal():
                 yield OptionList(id="files-list")
                 yield Static("", id="files-picture")
-            yield Static(f"d / Enter: download to {self.session.files.download_dir} · Esc: close",
-                         classes="hint", id="files-hint")
+            yield Static(f"d / Enter: download to {self.session.files.download_dir} · x: cancel · "
+                         "Esc: close", classes="hint", id="files-hint")
 
     def on_mount(self) -> None:
         self._unsubscribe = self.session.subscribe(self._on_event)
@@ -248,6 +252,9 @@ class FilesScreen(ModalScreen[None]):
         async def download() -> None:
             try:
                 path = await session.files.download(jid, message)
+            except TransferCancelled as cancelled:
+                self.app.notify(str(cancelled), title="Download cancelled")
+                return
             except FileError as error:
                 self.app.notify(str(error), title="Download failed", severity="error", timeout=20)
                 return
@@ -255,6 +262,25 @@ class FilesScreen(ModalScreen[None]):
                             title="Download finished", timeout=10)
 
         self.app.run_worker(download(), group="files")
+
+    def action_cancel_transfer(self) -> None:
+        """Cancel the highlighted file's download, else the newest transfer of the conversation."""
+        message = self._highlighted()
+        attachment = attachment_for(message) if message is not None else None
+        running = self.session.files.running(self.jid)
+        mine = [t for t in running if attachment is not None and not t.upload
+                and t.url == attachment.url]
+        cancel_newest(self.session, mine or running, self.notify)
+
+
+def cancel_newest(session: ChatSession, transfers: list[Transfer],
+                  notify: Callable[..., object]) -> None:
+    """Cancel the last of ``transfers`` (whoever started it tells how it ended), or ``notify``
+    that nothing runs."""
+    if transfers:
+        session.files.cancel(transfers[-1].id)
+    else:
+        notify("No upload or download is running here.", severity="warning")
 
 
 class FileCommands(ActionCommands):
@@ -277,7 +303,10 @@ class FileActions(_Base):
         TerminalPictures.check(self.app.no_color, self.app.console.color_system)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """File keys only with an open conversation (hidden from the footer otherwise)."""
+        """File keys only with an open conversation (hidden from the footer otherwise); cancel
+        only while an upload or download of it runs."""
+        if action == "cancel_transfer":
+            return self.open_jid is not None and bool(self.session.files.running(self.open_jid))
         if action in FILE_ACTIONS:
             return self.open_jid is not None
         return super().check_action(action, parameters)
@@ -286,10 +315,16 @@ class FileActions(_Base):
         """The file actions that apply now, for the command palette: (title, help, callback)."""
         if self.open_jid is None:
             return []
-        return [("Send a file", "Upload a file and share it in the open conversation (Ctrl+T)",
-                 self.action_attach_file),
-                ("Files of this conversation", "List the files shared here; d downloads one (Ctrl+L)",
-                 self.action_files)]
+        commands: list[Command] = [
+            ("Send a file", "Upload a file and share it in the open conversation (Ctrl+T)",
+             self.action_attach_file),
+            ("Files of this conversation", "List the files shared here; d downloads one (Ctrl+L)",
+             self.action_files)]
+        if self.session.files.running(self.open_jid):
+            commands.append(("Cancel file transfer", "Stop the newest upload or download here; "
+                             "nothing half-sent is shared, no half file kept (Ctrl+G)",
+                             self.action_cancel_transfer))
+        return commands
 
     def _peer_name(self, jid: str) -> str:
         room = self.session.rooms.by_jid.get(jid)
@@ -314,6 +349,8 @@ class FileActions(_Base):
         async def send(path: Path) -> None:
             try:
                 await session.files.send(jid, path)
+            except TransferCancelled as cancelled:
+                self.app.notify(f"{cancelled} Nothing was sent.", title="Upload cancelled")
             except FileError as error:
                 self.app.notify(str(error), title="File not sent", severity="error", timeout=20)
             except Exception:  # never a traceback in front of the user
@@ -327,6 +364,11 @@ class FileActions(_Base):
                 self.app.run_worker(send(path), group="files")
 
         self.app.push_screen(AttachDialog(self._peer_name(jid), limit), chosen)
+
+    def action_cancel_transfer(self) -> None:
+        """Ctrl+G: cancel the newest upload or download of the open conversation."""
+        if self.open_jid is not None:
+            cancel_newest(self.session, self.session.files.running(self.open_jid), self.notify)
 
     def action_files(self) -> None:
         """Ctrl+L: the files of the open conversation."""
