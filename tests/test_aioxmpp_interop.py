@@ -1,14 +1,17 @@
 """Interop with aioxmpp, a client we did not write, through the real ejabberd: alice is our session,
 bob is aioxmpp (see :mod:`tests.aioxmpp_peer`). Ticks, receipts and markers both ways; reactions,
 replies, corrections and retractions both ways, checked in the XML the other side parses; a room
-bob joins after our invitation."""
+bob joins after our invitation; files both ways (XEP-0363 upload shared with XEP-0066 OOB)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aioxmpp
+import aioxmpp.httpupload
 import aioxmpp.tracking
 import pytest
 
@@ -17,6 +20,7 @@ from tui.session.message_actions import RETRACTED_FALLBACK
 
 from .aioxmpp_peer import AioxmppPeer, Fallback, FallbackBody, Reactions, Reply, Retract
 from .conftest import Account
+from .test_files import downloads, fetch  # noqa: F401  (downloads: the fixture)
 from .watch import SessionWatcher
 
 TRACKER_DELIVERED = aioxmpp.tracking.MessageState.DELIVERED_TO_RECIPIENT
@@ -246,3 +250,58 @@ async def test_aioxmpp_joins_our_room_after_our_invitation_and_chats(pair, sessi
     theirs.send_message(marker)
     await watch.until(lambda: said.read_by == ["bobby"], what="read by bob")
     assert said.delivery is Delivery.READ
+
+
+async def upload_service(peer: AioxmppPeer, domain: str) -> aioxmpp.JID:
+    """The server's XEP-0363 service, found with aioxmpp's own service discovery."""
+    disco = peer.client.summon(aioxmpp.DiscoClient)
+    items = await disco.query_items(aioxmpp.JID.fromstr(domain))
+    for item in items.items:
+        info = await disco.query_info(item.jid)
+        if "urn:xmpp:http:upload:0" in info.features:
+            return item.jid
+    raise AssertionError("no upload service found by aioxmpp")
+
+
+def put(url: str, headers: dict[str, str], content: bytes, content_type: str) -> int:
+    """PUT ``content`` to an upload slot on the stack's own HTTP listener (loopback only)."""
+    assert url.startswith("http://127.0.0.1:"), url
+    request = urllib.request.Request(url, data=content, method="PUT", headers={
+        **headers, "Content-Type": content_type, "Content-Length": str(len(content))})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+async def test_files_both_ways_with_aioxmpp(pair, session_for, aioxmpp_peer, downloads, tmp_path):  # noqa: F811
+    session, watch, peer = await online_with(pair, session_for, aioxmpp_peer)
+    bob = pair[1].jid.bare
+    ours = os.urandom(200_000)
+    agenda = tmp_path / "agenda.pdf"
+    agenda.write_bytes(ours)
+    message = await session.files.send(bob, agenda)
+    got = await peer.next(lambda s: s.xep0066_oob is not None)
+    assert got.body.any() == got.xep0066_oob.url == message.body  # XEP-0066: shown as a file
+    assert got.xep0066_oob.url.endswith("/agenda.pdf")
+    assert await asyncio.to_thread(fetch, got.xep0066_oob.url) == ours
+
+    theirs = os.urandom(150_000)
+    slot = await aioxmpp.httpupload.request_slot(
+        peer.client, await upload_service(peer, pair[1].jid.domain), "minutes.txt", len(theirs),
+        "text/plain")
+    headers = {name: value for name, value in slot.put.headers.items()}
+    assert await asyncio.to_thread(put, slot.put.url, headers, theirs, "text/plain") in (200, 201)
+
+    def share(stanza: aioxmpp.Message) -> None:
+        stanza.body[None] = slot.get.url
+        stanza.xep0066_oob = aioxmpp.misc.OOBExtension()
+        stanza.xep0066_oob.url = slot.get.url
+
+    peer.say(str(session.stream.boundjid), "", extend=share)
+    conversation = session.conversation(bob)
+    await watch.until(lambda: conversation.messages[-1].attachment is not None
+                      and conversation.messages[-1].attachment.size == len(theirs),
+                      what="aioxmpp's file with its size")
+    shared = conversation.messages[-1]
+    assert shared.direction is Direction.INCOMING and shared.attachment.name == "minutes.txt"
+    saved = await session.files.download(bob, shared)
+    assert saved == downloads / "minutes.txt" and saved.read_bytes() == theirs
