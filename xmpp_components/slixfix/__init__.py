@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from slixmpp import Iq
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.matcher import MatchXMLMask, MatchXPath, StanzaPath
+from slixmpp.xmlstream.stanzabase import fix_ns
 
 
 def _iq_results_to_bare_domains(stanza: Any) -> Any:
@@ -80,6 +84,117 @@ def yield_between_stanzas(stream: Any, budget: float = 0.004) -> None:
             running.append(asyncio.get_running_loop().create_task(drain()))
 
     stream._spawn_event = spawn_in_order
+
+
+_XPATH_STEP = re.compile(r"\{[^}]*\}[\w.-]+")
+
+
+class _Facts:
+    """What the gates ask about one received stanza, worked out once for all its handlers."""
+
+    __slots__ = ("children", "plugins", "roots", "seen")
+
+    def __init__(self, stanza: Any) -> None:
+        self.children = {child.tag for child in stanza.xml}
+        self.seen = len(stanza.plugins)
+        self.plugins = {name for name, _lang in stanza.plugins}
+        self.roots: dict[str, bool] = {}
+
+
+def _facts(stanza: Any) -> _Facts:
+    facts: _Facts | None = stanza.__dict__.get("_sb_facts")
+    if facts is None or facts.seen != len(stanza.plugins):  # a plugin was loaded since
+        facts = stanza.__dict__["_sb_facts"] = _Facts(stanza)
+    return facts
+
+
+def _stanza_path_gate(criteria: list[str]) -> Callable[[Any], bool]:
+    """The checks ``ElementBase.match`` starts with, answered from :class:`_Facts`: the first step
+    must name the stanza (or one of its plugins), the second a plugin it carries (unless it is a
+    sub-interface or the stanza has iterables, which the gate leaves to the matcher)."""
+    root = criteria[0].split("@")[0]
+    second = criteria[1] if len(criteria) > 1 else None
+    plugin = second.split("@")[0].split("}")[-1] if second else ""
+
+    def gate(stanza: Any) -> bool:
+        facts = _facts(stanza)
+        named = facts.roots.get(root)
+        if named is None:
+            named = facts.roots[root] = (
+                root in (stanza.name, f"{{{stanza.namespace}}}{stanza.name}")
+                or root in stanza.loaded_plugins or root in stanza.plugin_attrib)
+        return named and (second is None or plugin in facts.plugins or bool(stanza.iterables)
+                          or second in stanza.sub_interfaces)
+
+    return gate
+
+
+def _xpath_gate(criteria: str) -> Callable[[Any], bool] | None:
+    """For a path of plain ``{ns}name`` steps: the stanza's element is the first, and a child of
+    it the second."""
+    steps = _XPATH_STEP.findall(criteria)
+    if not steps or "/".join(steps) != criteria:
+        return None  # wildcards, predicates, attributes: leave it to the matcher
+    root, child = steps[0], steps[1] if len(steps) > 1 else None
+    return lambda stanza: stanza.xml.tag == root and (child is None or child in _facts(stanza).children)
+
+
+def _mask_gate(matcher: Any) -> Callable[[Any], bool]:
+    """The mask's element and attributes, compared as ``MatchXMLMask`` starts to."""
+    mask = matcher._criteria
+    tags = (mask.tag, f"{{{matcher.default_ns}}}{mask.tag}")
+    attributes = tuple(mask.attrib.items())
+    return lambda stanza: stanza.xml.tag in tags and all(
+        stanza.xml.get(name, "__None__") == value for name, value in attributes)
+
+
+def _gate(handler: Any) -> None:
+    """Put a gate in front of ``handler``'s matcher where the matcher's kind allows one."""
+    matcher = handler._matcher
+    ask: Callable[[Any], bool] = handler.match
+    gate: Callable[[Any], bool] | None = None
+    if type(matcher) is StanzaPath:
+        criteria = matcher._criteria
+        gate = _stanza_path_gate(criteria)
+        if fix_ns(matcher._raw_criteria, split=True, propagate_ns=False) == criteria:
+            def ask(stanza: Any) -> bool:  # slixmpp would compare the very same path twice
+                return bool(stanza.match(criteria))
+    elif type(matcher) is MatchXPath:
+        gate = _xpath_gate(matcher._criteria)
+    elif type(matcher) is MatchXMLMask:
+        gate = _mask_gate(matcher)
+    if gate is not None:
+        passes = gate
+
+        def match(stanza: Any) -> bool:
+            return passes(stanza) and ask(stanza)
+
+        handler.match = match
+
+
+def route_handlers(stream: Any) -> None:
+    """slixmpp 1.17 asks every registered handler, one after the other, whether it wants each
+    received stanza — 53 handlers in the terminal client, and a stanza-path handler compares the
+    path twice — so a chat message costs ~150 µs before any handler runs. Put a gate in front of
+    each handler whose matcher says what it needs (the element and its first child for paths,
+    the element and attributes for XML masks): the gate says no from facts worked out once per
+    stanza, and the handler's own matcher still decides every yes. Handlers registered later
+    get their gate when first asked (slixmpp may register a handler before its matcher is set)."""
+    for handler in stream._XMLStream__handlers:
+        _gate(handler)
+    register = stream.register_handler
+
+    def register_gated(handler: Any, *args: Any, **kwargs: Any) -> None:
+        register(handler, *args, **kwargs)
+
+        def first_match(stanza: Any) -> bool:
+            del handler.match  # back to the class's, then gated once the matcher is known
+            _gate(handler)
+            return bool(handler.match(stanza))
+
+        handler.match = first_match
+
+    stream.register_handler = register_gated
 
 
 def apply(stream: Any) -> None:
