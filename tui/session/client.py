@@ -108,7 +108,6 @@ class _Stream(ClientXMPP):  # type: ignore[misc]
         slixfix.apply(self)
         slixfix.yield_between_stanzas(self)  # keys stay answered while a burst arrives
         slixfix.route_handlers(self)
-        slixfix.route_handlers(self)
         if "sb_jingle" in PLUGIN_REGISTRY:  # loaded by ChatSession.start, off the event loop
             addresses = list(account.media_addresses) if account.media_addresses else None
             self.register_plugin("sb_jingle", pconfig={"host_addresses": addresses})
