@@ -8,6 +8,7 @@ from slixmpp import JID
 from slixmpp.xmlstream import ET
 
 from tui.app import SwitchboardApp
+from tui.screens.login import LoginScreen
 from tui.session import Delivery, Show
 from tui.widgets.chat import MessageLog
 from tui.widgets.roster import RosterList
@@ -99,11 +100,13 @@ async def test_login_failure_is_shown_not_raised(make_account, stack_settings):
     app = SwitchboardApp(type(wrong)(wrong.jid, "not-the-password", wrong.host, wrong.port,
                                      wrong.ca_file))
     async with app.run_test(size=(100, 30)) as pilot:
+        session = app.session
         await app.workers.wait_for_complete()
         await pilot.pause()
-        notes = [n.message for n in app._notifications]
-        assert any("refused the password" in note for note in notes)
-        assert app.session.state == "offline"
+        assert isinstance(app.screen, LoginScreen)  # to type the password again
+        said = str(app.screen.query_one("#login-message").render())
+        assert f"refused the password for {account.jid}" in said
+        assert session.state == "offline"
 
 
 async def test_setting_presence_and_note_reaches_other_clients(pair, raw_client, stack_settings):
