@@ -17,7 +17,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from tests.clients import RawClient
 from tests.phones import PHONE_PLUGINS
 from tests.phones import Phone as TestPhone
-from xmpp_components.plugins.jingle import Call, CallState, JinglePlugin
+from xmpp_components.plugins.jingle import Call, CallState, JinglePlugin, speedups
 from xmpp_components.plugins.jingle.hostaddresses import restrict_host_addresses
 from xmpp_components.stack.ejabberd import EjabberdServer
 
@@ -34,11 +34,12 @@ class Phone(TestPhone):
     jingle: JinglePlugin
 
     @classmethod
-    async def connect(cls, server: EjabberdServer, prefix: str) -> Phone:
-        """A fresh account on ``server``, logged in with calls enabled."""
+    async def connect(cls, server: EjabberdServer, prefix: str, **config: object) -> Phone:
+        """A fresh account on ``server``, logged in with calls enabled; ``config`` overrides
+        :data:`JINGLE_CONFIG`."""
         jid, password = account(server, prefix)
         client = RawClient(jid + "/phone", password, server.settings, plugins=PHONE_PLUGINS,
-                           plugin_config={"sb_jingle": dict(JINGLE_CONFIG)})
+                           plugin_config={"sb_jingle": {**JINGLE_CONFIG, **config}})
         await client.start()
         return cls(client)
 
@@ -70,7 +71,16 @@ class Phone(TestPhone):
 async def bare_aiortc_call(caller_audio: MediaStreamTrack, callee_audio: MediaStreamTrack
                            ) -> AsyncIterator[tuple[MediaStreamTrack, MediaStreamTrack]]:
     """The same audio call between two bare aiortc ``RTCPeerConnection`` s in this process, the
-    SDP handed over in memory (no XMPP); yields (what the caller hears, what the callee hears)."""
+    SDP handed over in memory (no XMPP) and aiortc's own media path (our speedups removed while it
+    runs); yields (what the caller hears, what the callee hears)."""
+    with speedups.removed():
+        async with _bare_call(caller_audio, callee_audio) as received:
+            yield received
+
+
+@asynccontextmanager
+async def _bare_call(caller_audio: MediaStreamTrack, callee_audio: MediaStreamTrack
+                     ) -> AsyncIterator[tuple[MediaStreamTrack, MediaStreamTrack]]:
     restrict_host_addresses(LOOPBACK)  # process-wide, as the plugin sets it
     no_servers = RTCConfiguration(iceServers=[])  # aiortc's default would ask Google's STUN
     caller, callee = RTCPeerConnection(no_servers), RTCPeerConnection(no_servers)

@@ -21,6 +21,7 @@ from av import AudioFrame, VideoFrame
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms
 VIDEO_CLOCK = 90000
+TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 
 
 async def pace(start: float | None, due: float) -> float:
@@ -39,7 +40,10 @@ async def pace(start: float | None, due: float) -> float:
 
 
 class _PacedAudio(MediaStreamTrack):
-    """A 48 kHz mono audio track paced in real time, 20 ms per frame."""
+    """A 48 kHz audio track paced in real time, 20 ms per frame.
+
+    Its frames are 16-bit stereo, the same signal in both channels: the format aiortc's Opus
+    encoder takes, so they need no conversion on the way (see :mod:`.speedups`)."""
 
     kind = "audio"
 
@@ -49,7 +53,7 @@ class _PacedAudio(MediaStreamTrack):
         self._sent = 0
 
     def samples(self, first: int, count: int) -> np.ndarray:
-        """Samples ``first`` … ``first + count`` as int16."""
+        """Samples ``first`` … ``first + count`` as int16 (one channel)."""
         raise NotImplementedError
 
     async def recv(self) -> AudioFrame:
@@ -57,13 +61,19 @@ class _PacedAudio(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         self._start = await pace(self._start, self._sent / SAMPLE_RATE)
-        data = self.samples(self._sent, FRAME_SAMPLES)
-        frame = AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        frame = stereo_frame(self.samples(self._sent, FRAME_SAMPLES), self._sent)
         self._sent += FRAME_SAMPLES
         return frame
+
+
+def stereo_frame(samples: np.ndarray, pts: int) -> AudioFrame:
+    """A 48 kHz s16 stereo frame carrying int16 ``samples`` in both channels, at ``pts``."""
+    frame = AudioFrame(format="s16", layout="stereo", samples=samples.size)
+    frame.planes[0].update(np.repeat(samples, 2).tobytes())
+    frame.sample_rate = SAMPLE_RATE
+    frame.pts = pts
+    frame.time_base = TIME_BASE
+    return frame
 
 
 class ToneTrack(_PacedAudio):
@@ -73,11 +83,22 @@ class ToneTrack(_PacedAudio):
         super().__init__()
         self.frequency = frequency
         self.level = level
+        # A whole number of hertz repeats after SAMPLE_RATE / gcd samples (1,200 for 440 Hz):
+        # keep that period plus a frame and slice it instead of computing sines every frame.
+        self._period = (SAMPLE_RATE // math.gcd(SAMPLE_RATE, int(frequency))
+                        if float(frequency).is_integer() and frequency > 0 else 0)
+        self._table = self._compute(0, self._period + FRAME_SAMPLES) if self._period else None
+
+    def _compute(self, first: int, count: int) -> np.ndarray:
+        t = (np.arange(first, first + count) / SAMPLE_RATE)
+        return (np.sin(2 * math.pi * self.frequency * t) * self.level * 32767).astype(np.int16)
 
     def samples(self, first: int, count: int) -> np.ndarray:
         """The tone's samples."""
-        t = (np.arange(first, first + count) / SAMPLE_RATE)
-        return (np.sin(2 * math.pi * self.frequency * t) * self.level * 32767).astype(np.int16)
+        if self._table is None or count > FRAME_SAMPLES:
+            return self._compute(first, count)
+        start = first % self._period
+        return self._table[start:start + count].copy()
 
 
 class ClickTrack(_PacedAudio):
@@ -179,25 +200,34 @@ class AudioProbe(TrackReader):
 
     def __init__(self, track: MediaStreamTrack, keep_seconds: float = 3.0,
                  on_frame: Callable[[np.ndarray], None] | None = None) -> None:
-        self._keep = int(keep_seconds * SAMPLE_RATE)
-        self._buffer: np.ndarray = np.zeros(0, dtype=np.int16)
+        self._ring = np.zeros(max(1, int(keep_seconds * SAMPLE_RATE)), dtype=np.int16)
+        self._end = 0  # where the next sample goes in the ring
+        self._held = 0  # how many samples the ring holds
         self._on_frame = on_frame
         super().__init__(track)
 
     def consume(self, frame: AudioFrame | VideoFrame) -> None:
-        """Append the frame's samples."""
-        data = frame.to_ndarray().reshape(-1)
+        """Keep the frame's samples."""
         assert isinstance(frame, AudioFrame)
-        channels = len(frame.layout.channels)
-        if channels > 1:
-            data = data.reshape(-1, channels).mean(axis=1).astype(np.int16)
-        self._buffer = np.concatenate((self._buffer, data))[-self._keep:]
+        data = mono(frame)
+        self._keep(data)
         if self._on_frame is not None:
             self._on_frame(data)
 
+    def _keep(self, data: np.ndarray) -> None:
+        size = self._ring.size
+        data = data[-size:]
+        first = self._end
+        cut = min(data.size, size - first)
+        self._ring[first:first + cut] = data[:cut]
+        self._ring[:data.size - cut] = data[cut:]
+        self._end = (first + data.size) % size
+        self._held = min(size, self._held + data.size)
+
     def recent(self, seconds: float) -> np.ndarray:
-        """The last ``seconds`` of audio."""
-        return self._buffer[-int(seconds * SAMPLE_RATE):]
+        """The last ``seconds`` of audio (at most what the probe keeps)."""
+        count = min(self._held, int(seconds * SAMPLE_RATE))
+        return np.roll(self._ring, -self._end)[self._ring.size - count:]
 
     def peak_frequency(self, seconds: float = 1.0) -> float:
         """The frequency with the most energy in the last ``seconds``, interpolated between bins."""
@@ -218,6 +248,22 @@ class AudioProbe(TrackReader):
         """RMS level of the last ``seconds``, 0 … 1 of full scale."""
         data = self.recent(seconds).astype(np.float64)
         return float(np.sqrt(np.mean(data ** 2)) / 32768) if data.size else 0.0
+
+
+def mono(frame: AudioFrame) -> np.ndarray:
+    """``frame``'s samples, its channels averaged; 16-bit packed frames (as aiortc decodes them)
+    the quick way."""
+    channels = len(frame.layout.channels)
+    data: np.ndarray
+    if frame.format.name == "s16":  # packed: one plane, channels interleaved
+        data = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16)[:frame.samples * channels]
+        if channels == 2:
+            return ((data[0::2].astype(np.int32) + data[1::2]) >> 1).astype(np.int16)
+    else:
+        data = frame.to_ndarray().reshape(-1)
+    if channels > 1:
+        return data.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    return data
 
 
 class VideoProbe(TrackReader):
