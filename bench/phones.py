@@ -34,12 +34,11 @@ class Phone(TestPhone):
     jingle: JinglePlugin
 
     @classmethod
-    async def connect(cls, server: EjabberdServer, prefix: str, **config: object) -> Phone:
-        """A fresh account on ``server``, logged in with calls enabled; ``config`` overrides
-        :data:`JINGLE_CONFIG`."""
+    async def connect(cls, server: EjabberdServer, prefix: str) -> Phone:
+        """A fresh account on ``server``, logged in with calls enabled."""
         jid, password = account(server, prefix)
         client = RawClient(jid + "/phone", password, server.settings, plugins=PHONE_PLUGINS,
-                           plugin_config={"sb_jingle": {**JINGLE_CONFIG, **config}})
+                           plugin_config={"sb_jingle": dict(JINGLE_CONFIG)})
         await client.start()
         return cls(client)
 
