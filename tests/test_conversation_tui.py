@@ -272,3 +272,27 @@ async def test_message_actions_are_in_the_command_palette():
         await pilot.press("escape")  # drops the correction and its text
         assert app.main_screen.query_one(Composer).text == ""
         assert not app.main_screen.query_one(ComposeBar).display
+
+
+async def test_open_conversation_shows_no_unread_count_while_messages_pour_in(
+        pair, raw_client, stack_settings):
+    alice, bob = pair
+    peer = await raw_client(bob)
+    async with chatting_with(alice, stack_settings, bob.jid.bare) as (app, watch, pilot):
+        roster = app.main_screen.query_one(RosterList)
+        shown_counts: list[int] = []
+        set_unread = roster.set_unread
+
+        def recording(unread: dict[str, int]) -> None:  # what the list is told to show
+            shown_counts.append(unread.get(bob.jid.bare, 0))
+            set_unread(unread)
+
+        roster.set_unread = recording  # type: ignore[method-assign]
+        conversation = app.session.conversation(bob.jid.bare)
+        for index in range(300):
+            peer.send_message(mto=alice.jid.bare, mbody=f"news {index}", mtype="chat")
+        await watch.until(lambda: len(conversation.messages) == 300, what="300 messages")
+        await pilot.pause()
+        assert shown_counts and set(shown_counts) == {0}
+        assert conversation.unread == 0
+        assert [m.body for m in conversation.messages] == [f"news {i}" for i in range(300)]

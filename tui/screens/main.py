@@ -253,8 +253,16 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
         if "read" in due:
             self._mark_read()
         if "unread" in due:
-            self.query_one(RosterList).set_unread(
-                {jid: c.unread for jid, c in self.session.conversations.items()})
+            self._show_unread()
+
+    def _show_unread(self) -> None:
+        """Unread counts beside contacts and rooms. The open conversation counts as read: what
+        arrived since its last batch was shown is marked read with the batch that shows it, so
+        its count would only blink up and back down (and redraw the list twice)."""
+        unread = {jid: c.unread for jid, c in self.session.conversations.items()}
+        if self.open_jid in unread and self.session.state == "online":
+            unread[self.open_jid] = 0
+        self.query_one(RosterList).set_unread(unread)
 
     def _due(self, what: str) -> bool:
         """Inside a batch, remember ``what`` for its end (True); outside one, do it now (False)."""
@@ -292,7 +300,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
                 self.query_one(MessageLog).message_changed(event.message)
         elif isinstance(event, events.UnreadChanged):
             if not self._due("unread"):
-                roster.set_unread({jid: c.unread for jid, c in self.session.conversations.items()})
+                self._show_unread()
         elif isinstance(event, CallChanged):
             self._show_call(event)
         elif isinstance(event, (events.HistoryPrepended, events.ChatStateChanged)):
