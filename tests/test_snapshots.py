@@ -217,3 +217,17 @@ def test_call_panel_during_a_call_at_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=in_call)
+
+
+def test_screen_share_chooser_at_80x24(snap_compare):
+    from tui.screens.screen_share import DECLINE, ScreenChoice
+
+    async def asked(pilot) -> None:
+        await open_bob(pilot)
+        choices = [("1", "Screen 1 — 1920×1080 at +0+0 (DP-1)"),
+                   ("2", "Screen 2 — 2560×1440 at +1920+0 (HDMI-1)"), (DECLINE, "Decline")]
+        await pilot.app.push_screen(ScreenChoice("Bob asks to see your screen: which one?",
+                                                 choices, escape="Esc declines"))
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=asked)
