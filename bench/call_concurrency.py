@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
+from av import AudioFrame
 
 from xmpp_components.plugins.jingle.media import FRAME_SAMPLES, SAMPLE_RATE, AudioProbe, ToneTrack
 from xmpp_components.stack.ejabberd import EjabberdServer
@@ -42,13 +43,14 @@ class TimedTone(ToneTrack):
         self.lateness: list[float] = []
         self._origin: float | None = None
 
-    def samples(self, first: int, count: int) -> np.ndarray:
-        """The tone's samples, noting when they were asked for."""
+    async def recv(self) -> AudioFrame:
+        """The tone's next frame, noting when it was produced."""
+        frame = await super().recv()
         now = time.monotonic()
         if self._origin is None:
             self._origin = now
-        self.lateness.append((now - self._origin - first / SAMPLE_RATE) * 1000)
-        return super().samples(first, count)
+        self.lateness.append((now - self._origin - frame.pts / SAMPLE_RATE) * 1000)
+        return frame
 
 
 class ArrivalClock:

@@ -47,7 +47,7 @@ TONES = (440.0, 660.0)
 
 def _frames(tone: ToneTrack, count: int) -> list[AudioFrame]:
     """The first ``count`` 20 ms frames of ``tone``, as its track hands them to the encoder."""
-    return [stereo_frame(tone.samples(index * FRAME_SAMPLES, FRAME_SAMPLES), index * FRAME_SAMPLES)
+    return [stereo_frame(tone.stereo(index * FRAME_SAMPLES, FRAME_SAMPLES), index * FRAME_SAMPLES)
             for index in range(count)]
 
 

@@ -74,7 +74,7 @@ def _frames(samples: list[np.ndarray], layout: str) -> list[AudioFrame]:
     frames = []
     for index, data in enumerate(samples):
         if layout == "stereo":
-            frames.append(stereo_frame(data, index * 960))
+            frames.append(stereo_frame(np.repeat(data, 2).tobytes(), index * 960))
         else:
             frame = AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
             frame.sample_rate, frame.pts = 48000, index * 960

@@ -12,7 +12,9 @@ import contextlib
 import fractions
 import math
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -56,20 +58,24 @@ class _PacedAudio(MediaStreamTrack):
         """Samples ``first`` … ``first + count`` as int16 (one channel)."""
         raise NotImplementedError
 
+    def stereo(self, first: int, count: int) -> bytes:
+        """The same samples in both channels, as the frame's s16 stereo bytes."""
+        return np.repeat(self.samples(first, count), 2).tobytes()
+
     async def recv(self) -> AudioFrame:
         """The next frame, due 20 ms after the previous one."""
         if self.readyState != "live":
             raise MediaStreamError
         self._start = await pace(self._start, self._sent / SAMPLE_RATE)
-        frame = stereo_frame(self.samples(self._sent, FRAME_SAMPLES), self._sent)
+        frame = stereo_frame(self.stereo(self._sent, FRAME_SAMPLES), self._sent)
         self._sent += FRAME_SAMPLES
         return frame
 
 
-def stereo_frame(samples: np.ndarray, pts: int) -> AudioFrame:
-    """A 48 kHz s16 stereo frame carrying int16 ``samples`` in both channels, at ``pts``."""
-    frame = AudioFrame(format="s16", layout="stereo", samples=samples.size)
-    frame.planes[0].update(np.repeat(samples, 2).tobytes())
+def stereo_frame(data: bytes, pts: int) -> AudioFrame:
+    """A 48 kHz frame of s16 stereo ``data`` (interleaved), at ``pts``."""
+    frame = AudioFrame(format="s16", layout="stereo", samples=len(data) // 4)
+    frame.planes[0].update(data)
     frame.sample_rate = SAMPLE_RATE
     frame.pts = pts
     frame.time_base = TIME_BASE
@@ -84,10 +90,11 @@ class ToneTrack(_PacedAudio):
         self.frequency = frequency
         self.level = level
         # A whole number of hertz repeats after SAMPLE_RATE / gcd samples (1,200 for 440 Hz):
-        # keep that period plus a frame and slice it instead of computing sines every frame.
+        # keep that period plus a frame, also as stereo bytes, and slice instead of computing.
         self._period = (SAMPLE_RATE // math.gcd(SAMPLE_RATE, int(frequency))
                         if float(frequency).is_integer() and frequency > 0 else 0)
         self._table = self._compute(0, self._period + FRAME_SAMPLES) if self._period else None
+        self._stereo_table = np.repeat(self._table, 2).tobytes() if self._table is not None else b""
 
     def _compute(self, first: int, count: int) -> np.ndarray:
         t = (np.arange(first, first + count) / SAMPLE_RATE)
@@ -99,6 +106,13 @@ class ToneTrack(_PacedAudio):
             return self._compute(first, count)
         start = first % self._period
         return self._table[start:start + count].copy()
+
+    def stereo(self, first: int, count: int) -> bytes:
+        """The tone in both channels, as s16 stereo bytes."""
+        if self._table is None or count > FRAME_SAMPLES:
+            return super().stereo(first, count)
+        start = first % self._period * 4
+        return self._stereo_table[start:start + count * 4]
 
 
 class ClickTrack(_PacedAudio):
@@ -196,38 +210,41 @@ class TrackReader:
 
 
 class AudioProbe(TrackReader):
-    """Keeps the last seconds of a received audio track, mixed to mono at 48 kHz."""
+    """Keeps the last seconds of a received audio track, mixed to mono at 48 kHz.
+
+    Frames are kept as they came and mixed when first read (by :meth:`recent` or for
+    ``on_frame``), so a probe nobody reads costs little more than the reading."""
 
     def __init__(self, track: MediaStreamTrack, keep_seconds: float = 3.0,
                  on_frame: Callable[[np.ndarray], None] | None = None) -> None:
-        self._ring = np.zeros(max(1, int(keep_seconds * SAMPLE_RATE)), dtype=np.int16)
-        self._end = 0  # where the next sample goes in the ring
-        self._held = 0  # how many samples the ring holds
+        self._keep = max(1, int(keep_seconds * SAMPLE_RATE))
+        self._kept: deque[list[Any]] = deque()  # [frame, its mono samples once mixed]
+        self._held = 0  # samples in _kept
         self._on_frame = on_frame
         super().__init__(track)
 
     def consume(self, frame: AudioFrame | VideoFrame) -> None:
-        """Keep the frame's samples."""
+        """Keep the frame (and hand its samples to ``on_frame``)."""
         assert isinstance(frame, AudioFrame)
-        data = mono(frame)
-        self._keep(data)
+        entry: list[Any] = [frame, None]
+        self._kept.append(entry)
+        self._held += frame.samples
+        while self._held - self._kept[0][0].samples >= self._keep:
+            self._held -= self._kept.popleft()[0].samples
         if self._on_frame is not None:
-            self._on_frame(data)
-
-    def _keep(self, data: np.ndarray) -> None:
-        size = self._ring.size
-        data = data[-size:]
-        first = self._end
-        cut = min(data.size, size - first)
-        self._ring[first:first + cut] = data[:cut]
-        self._ring[:data.size - cut] = data[cut:]
-        self._end = (first + data.size) % size
-        self._held = min(size, self._held + data.size)
+            entry[1] = mono(frame)
+            self._on_frame(entry[1])
 
     def recent(self, seconds: float) -> np.ndarray:
         """The last ``seconds`` of audio (at most what the probe keeps)."""
-        count = min(self._held, int(seconds * SAMPLE_RATE))
-        return np.roll(self._ring, -self._end)[self._ring.size - count:]
+        count = min(self._held, self._keep, int(seconds * SAMPLE_RATE))
+        if count <= 0:
+            return np.zeros(0, dtype=np.int16)
+        for entry in self._kept:
+            if entry[1] is None:
+                entry[1] = mono(entry[0])
+        data = np.concatenate([entry[1] for entry in self._kept])
+        return data[data.size - count:]
 
     def peak_frequency(self, seconds: float = 1.0) -> float:
         """The frequency with the most energy in the last ``seconds``, interpolated between bins."""
