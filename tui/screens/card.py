@@ -55,6 +55,11 @@ class ContactCard(ModalScreen[None]):
 
     @work(exclusive=True)
     async def load(self) -> None:
+        if self.session.state != "online":  # the connection went while the card opened
+            self.query_one("#card-vcard", Static).update(Text(
+                "Not connected: the business card (vCard) comes from the server; d shows it once "
+                "the top line says online.", style="italic"))
+            return
         card = await self.session.card(self.contact.jid)
         text = "\n".join(f"{field:<14} {value}" for field, value in card.items())
         self.query_one("#card-vcard", Static).update(text or "No business card (vCard) published.")

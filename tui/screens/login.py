@@ -62,7 +62,8 @@ class LoginScreen(Screen[None]):
     LoginScreen #login-port { width: 12; }
     LoginScreen .hint { color: $text-muted; }
     LoginScreen #login-keyring { color: $text-muted; padding: 0 0 0 4; }
-    LoginScreen #login-message { margin: 1 0 0 0; }
+    LoginScreen #login-message { display: none; }
+    LoginScreen #login-message.shown { display: block; }
     LoginScreen #login-message.error { color: $error; }
     LoginScreen Button { margin: 1 0 0 0; }
     """
@@ -86,6 +87,7 @@ class LoginScreen(Screen[None]):
         saved = self.saved
         with Vertical():
             yield Static(Text("Log in to Switchboard", style="bold"))
+            yield Static("", id="login-message")  # on top: read first, also where the form scrolls
             with Horizontal():
                 yield Static("Account", classes="label")
                 yield Input(saved.jid if saved else "", placeholder="alice@example.org",
@@ -108,7 +110,6 @@ class LoginScreen(Screen[None]):
                            disabled=bool(self.keyring_reason))
             yield Static(self.keyring_reason, id="login-keyring")
             yield Button("Log in", variant="primary", id="login-submit")
-            yield Static("", id="login-message")
             yield Static("Tab: next field · Enter: log in · Ctrl+Q: quit", classes="hint")
         yield Footer()
 
@@ -134,6 +135,7 @@ class LoginScreen(Screen[None]):
         message = self.query_one("#login-message", Static)
         message.update(text)
         message.set_class(error, "error")
+        message.set_class(bool(text), "shown")
 
     def request(self) -> LoginRequest | str:
         """The filled-in form as a request, or what is missing."""

@@ -1,0 +1,290 @@
+"""Every screen and dialog of the client in an 80×24 terminal: a snapshot of each with fixed data
+(no server, fixed clock, UTC), and a check that nothing a user must reach — a field, a button, a
+list, the hint line — is cut off by the terminal's edge. The Pilot tests of each screen's keys live
+beside the feature they belong to; the room-from-a-group key is tested here, against ejabberd."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backends import fail
+from textual.containers import ScrollableContainer
+from textual.widget import Widget
+from textual.widgets import Button, Input, OptionList, SelectionList, Static
+
+from tui.app import SwitchboardApp
+from tui.screens.room_dialogs import GroupPicker
+from tui.settings import ClientSettings, FileSettings
+
+from .conftest import session_account
+from .test_conversation_tools_tui import fill_demo_index
+from .test_rooms_tui import open_room, room_demo_app
+from .test_snapshots import T0, _call, demo_app, open_bob, populate, utc  # noqa: F401 (utc: fixture)
+from .watch import SessionWatcher
+
+SIZE = (80, 24)
+Opener = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture(autouse=True)
+def fixed_terminal_and_settings(tmp_path, monkeypatch):
+    """Pictures shown (true colour), a fixed download folder, no system keyring."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    path = tmp_path / "client.json"
+    ClientSettings(files=FileSettings(download_dir=Path("/home/alice/Downloads"))).save_to(path)
+    monkeypatch.setenv("SWITCHBOARD_CLIENT_CONFIG", str(path))
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
+def journal_rows() -> list[object]:
+    from tui.session.journal import JournalNoteView, JournalRow
+
+    start = T0 - dt.timedelta(hours=3)
+    return [
+        JournalRow(1, "alice@localhost", "chat", "out", "bob@localhost", "answered", start,
+                   start + dt.timedelta(minutes=12), 0, 3, 4, "See you at three"),
+        JournalRow(2, "alice@localhost", "audio", "in", "carol@localhost", "missed",
+                   start + dt.timedelta(minutes=30), start + dt.timedelta(minutes=30), 0, 0, 0),
+        JournalRow(3, "alice@localhost", "video", "out", "bob@localhost", "answered",
+                   start + dt.timedelta(hours=1), start + dt.timedelta(hours=1, minutes=5), 305, 0, 0,
+                   notes=(JournalNoteView(1, "alice@localhost", "Agreed on the price", T0),)),
+        JournalRow(4, "alice@localhost", "planned", "out", "+49301234567", "planned",
+                   T0 + dt.timedelta(days=1), T0 + dt.timedelta(days=1), 0, 0, 0,
+                   "Call back about the contract"),
+    ]
+
+
+async def journal(pilot, *keys: str) -> None:
+    from tui.screens import JournalScreen
+
+    await populate(pilot)
+    await pilot.app.push_screen(JournalScreen(pilot.app.session, journal_rows()))
+    await pilot.press(*keys)
+    await pilot.pause()
+
+
+async def online_with_bob_open(pilot, *keys: str) -> None:
+    await open_bob(pilot)
+    pilot.app.session.state = "online"  # the dialogs open; nothing is sent in these tests
+    await pilot.press(*keys)
+    await pilot.pause()
+
+
+async def login(pilot) -> None:
+    await pilot.pause()
+
+
+async def refused_login(pilot) -> None:
+    from tui.screens.login import LoginScreen
+    from tui.settings import AccountSettings
+
+    async def attempt(_request: object) -> str:
+        return ""
+
+    saved = AccountSettings(jid="alice@localhost", password_in_keyring=True)
+    await pilot.app.switch_screen(LoginScreen(
+        attempt, "No system keyring on this machine, so the password is typed at each start.", saved,
+        "The server refused the password for alice@localhost — type it again.", error=True))
+    await pilot.pause()
+
+
+async def presence(pilot) -> None:
+    await populate(pilot)
+    await pilot.press("f2", "down")
+    await pilot.pause()
+
+
+async def card(pilot) -> None:
+    from tui.screens.card import ContactCard
+
+    await populate(pilot)
+    session = pilot.app.session
+    await pilot.app.push_screen(ContactCard(session, session.contacts["bob@localhost"]))
+    await pilot.pause()
+
+
+async def incoming_call(pilot) -> None:
+    from tui.screens.call import IncomingCall
+
+    await populate(pilot)
+    window = IncomingCall(pilot.app.session, _call(state="ringing", video=True, duration=0.0,
+                                                  answered=False), ring=False)
+    window.number = "+49 89 1234-567"
+    await pilot.app.push_screen(window)
+    await pilot.pause()
+
+
+async def notification_settings(pilot) -> None:
+    from tui.notifications import DesktopNotifier
+    from tui.screens.notification_settings import NotificationSettingsScreen
+
+    await populate(pilot)
+    notifier = pilot.app.notifier
+    notifier.desktop = DesktopNotifier(None, "no desktop session here (no D-Bus session bus: "
+                                             "DBUS_SESSION_BUS_ADDRESS is not set); toasts and "
+                                             "the bell still work")
+    await pilot.app.push_screen(NotificationSettingsScreen(notifier))
+    await pilot.pause()
+
+
+async def search(pilot) -> None:
+    fill_demo_index()
+    await populate(pilot)
+    await pilot.press("ctrl+f", *"quarterly")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def directory(pilot) -> None:
+    from tui.screens.contact_dialogs import DirectoryResults
+
+    await populate(pilot)
+    await pilot.app.push_screen(DirectoryResults(pilot.app.session, "carol"))
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def palette(pilot, title: str) -> None:
+    await pilot.press("ctrl+p", *title)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def group_chooser(pilot) -> None:
+    await online_with_bob_open(pilot)
+    await palette(pilot, "Move contact to group")
+
+
+async def room_with(pilot, *keys: str) -> None:
+    await open_room(pilot)
+    pilot.app.session.state = "online"
+    await pilot.press(*keys)
+    await pilot.pause()
+
+
+async def files_list(pilot) -> None:
+    from .test_files_snapshots import open_bob as open_files_of_bob
+
+    await open_files_of_bob(pilot)
+    await pilot.press("ctrl+l", "down")
+    await pilot.pause()
+
+
+def files_demo() -> SwitchboardApp:
+    from .test_files_snapshots import files_app
+
+    return files_app()
+
+
+async def group_picker(pilot) -> None:
+    await populate(pilot)
+    pilot.app.session.state = "online"
+    await pilot.press("g")
+    await pilot.pause()
+
+
+SCREENS: dict[str, tuple[Callable[[], SwitchboardApp], Opener]] = {
+    "login": (lambda: SwitchboardApp(None), login),
+    "login_after_a_refused_password": (lambda: SwitchboardApp(None), refused_login),
+    "main_roster": (demo_app, populate),
+    "presence_dialog": (demo_app, presence),
+    "contact_card": (demo_app, card),
+    "incoming_call": (demo_app, incoming_call),
+    "journal": (demo_app, lambda pilot: journal(pilot)),
+    "journal_columns": (demo_app, lambda pilot: journal(pilot, "c")),
+    "journal_note": (demo_app, lambda pilot: journal(pilot, "n", *"Call back")),
+    "notification_settings": (demo_app, notification_settings),
+    "search": (demo_app, search),
+    "directory_results": (demo_app, directory),
+    "group_chooser": (demo_app, group_chooser),
+    "attach_file": (demo_app, lambda pilot: online_with_bob_open(pilot, "ctrl+t")),
+    "reaction_picker": (demo_app, lambda pilot: online_with_bob_open(pilot, "shift+tab", "plus")),
+    "retract_question": (demo_app, lambda pilot: online_with_bob_open(pilot, "shift+tab", "delete")),
+    "files_list": (files_demo, files_list),
+    "group_picker": (demo_app, group_picker),
+    "room_rename": (room_demo_app, lambda pilot: room_with(pilot, "f5", "r")),
+    "room_invite": (room_demo_app, lambda pilot: room_with(pilot, "f5", "a")),
+    "room_leave_question": (room_demo_app, lambda pilot: room_with(pilot, "f5", "l")),
+}
+"""Every screen and dialog (the main screen's conversation, the room panel, the new-room dialog,
+the call panel and the A/V settings have 80×24 snapshots beside their features)."""
+
+
+@pytest.mark.parametrize("name", sorted(SCREENS))
+def test_screen_at_80x24(snap_compare, name: str) -> None:
+    make, opener = SCREENS[name]
+    assert snap_compare(make(), terminal_size=SIZE, run_before=opener)
+
+
+REACHABLE = (Button, Input, OptionList, SelectionList)
+
+
+def cut_off(screen: Widget) -> list[str]:
+    """What a user must reach on ``screen`` and cannot see whole: outside the terminal, or cut by
+    a container that does not scroll."""
+    problems = []
+    width, height = SIZE
+    for widget in screen.query("*"):
+        if not widget.display or not isinstance(widget, REACHABLE + (Static,)):
+            continue
+        if not widget.region.area:
+            if isinstance(widget, REACHABLE) and widget.visible:
+                problems.append(f"{widget!r} has no room at all")
+            continue
+        region = widget.region
+        scrolls = any(isinstance(a, ScrollableContainer) or a.styles.overflow_y in ("auto", "scroll")
+                      for a in widget.ancestors_with_self[1:] if isinstance(a, Widget))
+        if region.right > width or region.bottom > height and not scrolls:
+            problems.append(f"{widget!r} reaches past the terminal: {region}")
+        shown = widget.region.intersection(screen.region)
+        if isinstance(widget, REACHABLE) and shown.area < region.area and not scrolls:
+            problems.append(f"{widget!r} is cut off: {shown} of {region}")
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(SCREENS))
+async def test_nothing_is_cut_off_at_80x24(name: str) -> None:
+    make, opener = SCREENS[name]
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await opener(pilot)
+        assert cut_off(app.screen) == [], name
+        if name.startswith("login"):  # what went wrong is read first, not below the fold
+            message = app.screen.query_one("#login-message")
+            assert not message.region.area or message.region.bottom <= SIZE[1]
+
+
+async def test_room_from_a_contact_group_by_keys(pair, raw_client, stack_settings):
+    from .test_rooms import ROOM_PLUGINS, next_matching, queue_of
+
+    alice, bob = pair
+    peer = await raw_client(bob, plugins=ROOM_PLUGINS)
+    invites = queue_of(peer, "groupchat_direct_invite")
+    app = SwitchboardApp(session_account(alice, stack_settings))
+    watch = SessionWatcher(app.session)
+    async with app.run_test(size=SIZE) as pilot:
+        await watch.until(lambda: app.session.state == "online" and app.session.contacts,
+                          what="online with bob as a contact")
+        await pilot.pause()
+        await pilot.press("g")
+        assert isinstance(app.screen, GroupPicker)
+        assert "Team" in str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        rooms = app.session.rooms
+        await watch.until(lambda: any(r.joined for r in rooms.by_jid.values()), what="room made")
+        room = next(iter(rooms.by_jid.values()))
+        assert room.name == "Team"
+        invite = await next_matching(invites, lambda m: True)
+        assert invite["groupchat_invite"]["jid"] == room.jid
+        await asyncio.wait_for(app.workers.wait_for_complete(), 20)
+        await pilot.pause()
+        assert app.main_screen.open_jid == room.jid
