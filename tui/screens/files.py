@@ -322,7 +322,7 @@ class FileActions(_Base):
              self.action_files)]
         if self.session.files.running(self.open_jid):
             commands.append(("Cancel file transfer", "Stop the newest upload or download here; "
-                             "nothing half-sent is shared, no half file kept (Ctrl+G)",
+                             "nothing half-sent is shared, no partial file kept here (Ctrl+G)",
                              self.action_cancel_transfer))
         return commands
 
