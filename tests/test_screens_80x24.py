@@ -22,6 +22,7 @@ from tui.screens.room_dialogs import GroupPicker
 from tui.settings import ClientSettings, FileSettings
 
 from .conftest import session_account
+from .test_av_settings import null_audio  # noqa: F401, F811 (fixture: PortAudio on ALSA null devices)
 from .test_conversation_tools_tui import fill_demo_index
 from .test_rooms_tui import open_room, room_demo_app
 from .test_snapshots import T0, _call, demo_app, open_bob, populate, utc  # noqa: F401 (utc: fixture)
@@ -288,3 +289,20 @@ async def test_room_from_a_contact_group_by_keys(pair, raw_client, stack_setting
         await asyncio.wait_for(app.workers.wait_for_complete(), 20)
         await pilot.pause()
         assert app.main_screen.open_jid == room.jid
+
+
+def test_av_settings_at_80x24(snap_compare, null_audio) -> None:  # noqa: F811
+    from tui.screens.av_settings import AVSettings
+    from tui.session import Account
+    from tui.settings import TEST_TONE, CallSettings
+
+    # the test tone is chosen: ALSA's null device records noise, which would move the meter
+    ClientSettings(calls=CallSettings(microphone=TEST_TONE)).save()
+
+    async def open_settings(pilot) -> None:
+        await pilot.app.push_screen(AVSettings(null_audio))
+        await pilot.pause()
+        assert cut_off(pilot.app.screen) == []
+
+    app = SwitchboardApp(Account("alice@localhost", "alice"), autoconnect=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_settings)
