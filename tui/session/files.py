@@ -9,8 +9,8 @@ preview, and :meth:`FileService.download` saves one to the download directory.
 
 Progress is told with :class:`TransferChanged`; failures raise :class:`FileError`, whose text says
 what went wrong and what to do next. A running upload or download can be cancelled
-(:meth:`FileService.cancel`): an upload cancelled before it finished shares nothing (no message
-names its address), a download leaves no partial file behind. File contents and message bodies
+(:meth:`FileService.cancel`): an upload cancelled before it finished shares nothing (the server
+keeps no half file), a download leaves no partial file behind. File contents and message bodies
 are never logged.
 """
 
@@ -322,9 +322,9 @@ class FileService:
     # --- receiving -------------------------------------------------------------------------------
 
     def _remember_oob(self, stanza: Message) -> None:
-        url = stanza["oob"]["url"]
-        if url and stanza["body"]:
-            self._oob[stanza["body"]] = (url, stanza["oob"]["desc"])
+        oob = stanza.get_plugin("oob", check=True)  # without building one when absent
+        if oob is not None and oob["url"] and stanza["body"]:
+            self._oob[stanza["body"]] = (oob["url"], oob["desc"])
 
     def _on_event(self, event: events.SessionEvent) -> None:
         """Give new messages their file (before the widgets see them), and probe the ones announced

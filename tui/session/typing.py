@@ -78,7 +78,8 @@ class TypingService:
     def _on_message(self, stanza: Message) -> None:
         """A message said: its sender is no longer typing it."""
         found = self._who(stanza)
-        if found is not None and stanza["chat_state"] not in TYPING_STATES:
+        state = stanza.get_plugin("chat_state", check=True)  # without building one when absent
+        if found is not None and (state is None or state["chat_state"] not in TYPING_STATES):
             self._set(*found, "")
 
     # --- mine -------------------------------------------------------------------------------------
