@@ -9,8 +9,8 @@ preview, and :meth:`FileService.download` saves one to the download directory.
 
 Progress is told with :class:`TransferChanged`; failures raise :class:`FileError`, whose text says
 what went wrong and what to do next. A running upload or download can be cancelled
-(:meth:`FileService.cancel`): an upload cancelled before it finished shares nothing (the server
-keeps no half file), a download leaves no partial file behind. File contents and message bodies
+(:meth:`FileService.cancel`): an upload cancelled before it finished shares nothing (no message
+names its address), a download leaves no partial file behind. File contents and message bodies
 are never logged.
 """
 
