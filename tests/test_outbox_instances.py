@@ -16,7 +16,13 @@ import pytest
 
 from tui.session import ChatSession, Delivery
 from tui.session.instance import InstanceLock, instance_folder
-from tui.session.outbox import Outbox, OutgoingMessage, claim_outbox, outbox_path
+from tui.session.outbox import (
+    Outbox,
+    OutgoingMessage,
+    claim_outbox,
+    legacy_outbox_path,
+    outbox_path,
+)
 
 from .clients import RawClient
 from .conftest import Account, session_account
@@ -186,3 +192,17 @@ async def test_two_clients_of_one_account_never_send_each_others_queued_messages
     laptop.send_chat(bob.jid.bare, "end")  # after its queued one, on the same stream
     assert await bodies(peer, "end") == ["from the laptop before quitting", "end"]
     assert desktop.state == "online" and laptop.state == "online"  # both stayed in
+
+
+def test_the_single_outbox_of_an_older_client_moves_into_the_first_client_that_starts() -> None:
+    legacy = Outbox(legacy_outbox_path(ALICE))  # what the client before numbered outboxes kept
+    legacy.put(row("old1"))
+    legacy.put(row("old2"))
+    legacy.close()
+
+    starting = client()
+    mine = claim_outbox(ALICE, starting)
+    assert ids(mine) == ["old1", "old2"]
+    assert not legacy_outbox_path(ALICE).exists()
+    mine.close()
+    starting.release()

@@ -166,28 +166,50 @@ class Outbox:
             self._db = None
 
 
+def legacy_outbox_path(account: str) -> Path:
+    """Where clients before numbered instances kept the one outbox of ``account``."""
+    from tui.settings import data_dir
+
+    return data_dir() / "outbox" / f"{JID(account).bare}.sqlite3"
+
+
 def claim_outbox(account: str, instance: InstanceLock) -> Outbox:
     """The outbox of the running client ``instance`` of ``account``. What clients that no longer
-    run left in theirs moves into it; the outboxes of running clients are left alone."""
+    run left in theirs moves into it, first what an older client kept in the single outbox of the
+    account; the outboxes of running clients are left alone."""
     mine = Outbox(outbox_path(account, instance.number))
+    legacy = legacy_outbox_path(account)
+    if legacy.exists() and _take_over(mine, Outbox(legacy)):
+        for leftover in (legacy, legacy.with_name(legacy.name + "-wal"),
+                         legacy.with_name(legacy.name + "-shm")):
+            leftover.unlink(missing_ok=True)
     for path in sorted(outbox_folder(account).glob("*.sqlite3")):
         if not path.stem.isdigit() or int(path.stem) == instance.number:
             continue
         held = InstanceLock.take(instance.folder, int(path.stem))
         if held is None:
             continue  # that client runs: its messages are its own
-        left = Outbox(path)
         try:
-            moved = mine.adopt(left)
-        except OutboxUnusable as exc:
-            log.warning("%s", exc)
-        else:
-            if moved:
-                log.info("took over %d message(s) a closed client left in %s", moved, path)
+            _take_over(mine, Outbox(path))
         finally:
-            left.close()
             held.release()
     return mine
+
+
+def _take_over(mine: Outbox, left: Outbox) -> bool:
+    """Move what waits in ``left`` into ``mine``, saying so; True when all of it moved. An
+    unreadable ``left`` is left as it is, with a warning."""
+    try:
+        moved = mine.adopt(left)
+    except OutboxUnusable as exc:
+        log.warning("%s", exc)
+        return False
+    else:
+        if moved:
+            log.info("took over %d message(s) a closed client left in %s", moved, left.path)
+        return True
+    finally:
+        left.close()
 
 
 class OutboxService:
