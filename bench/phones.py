@@ -34,11 +34,12 @@ class Phone(TestPhone):
     jingle: JinglePlugin
 
     @classmethod
-    async def connect(cls, server: EjabberdServer, prefix: str) -> Phone:
-        """A fresh account on ``server``, logged in with calls enabled."""
+    async def connect(cls, server: EjabberdServer, prefix: str, **config: object) -> Phone:
+        """A fresh account on ``server``, logged in with calls enabled; ``config`` overrides
+        :data:`JINGLE_CONFIG`."""
         jid, password = account(server, prefix)
         client = RawClient(jid + "/phone", password, server.settings, plugins=PHONE_PLUGINS,
-                           plugin_config={"sb_jingle": dict(JINGLE_CONFIG)})
+                           plugin_config={"sb_jingle": {**JINGLE_CONFIG, **config}})
         await client.start()
         return cls(client)
 
