@@ -4,8 +4,12 @@
 process, pinned to 2 cores where the machine has more. Each sending track notes how late every
 frame was produced against its 20 ms schedule (the sender asks for the next frame only after
 encoding and sending the last, so a loop or encoder falling behind shows here); each receiving
-end notes when decoded frames arrive. *Peer*: one call alone, measured in the same run.
-A frame more than 20 ms late has missed its deadline; the target is none at 4 calls.
+end notes how long after its due time at the sender each decoded frame arrived (matched by pts),
+less the quickest such delay (the path and jitter buffer every frame goes through). A stall of
+more than 100 ms makes the source start afresh instead of sending its backlog; the frames of the
+stall count as late, and later ones are due on the new schedule, not all late forever after.
+*Peer*: one call alone, measured in the same run. A frame more than 20 ms late has missed its
+deadline; the target is none at 4 calls.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
-from av import AudioFrame
+from av import AudioFrame, VideoFrame
 
 from xmpp_components.plugins.jingle.media import FRAME_SAMPLES, SAMPLE_RATE, AudioProbe, ToneTrack
 from xmpp_components.stack.ejabberd import EjabberdServer
@@ -35,37 +39,47 @@ FRAME_MS = 1000 * FRAME_SAMPLES / SAMPLE_RATE
 
 
 class TimedTone(ToneTrack):
-    """A tone that notes how many milliseconds late each frame is produced against its schedule
-    (the first frame's time plus 20 ms per frame)."""
+    """A tone that notes how many milliseconds late each frame is produced against the schedule
+    in force when it was due (20 ms after the one before; after a stall of more than 100 ms the
+    source starts afresh from now, see ``pace``, and later frames are due from there), and each
+    frame's due time by its pts."""
 
     def __init__(self, frequency: float) -> None:
         super().__init__(frequency)
         self.lateness: list[float] = []
-        self._origin: float | None = None
+        self.due: dict[int, float] = {}
 
     async def recv(self) -> AudioFrame:
-        """The tone's next frame, noting when it was produced."""
+        """The tone's next frame, noting how late it was produced."""
+        due = self.next_due
         frame = await super().recv()
         now = time.monotonic()
-        if self._origin is None:
-            self._origin = now
-        self.lateness.append((now - self._origin - frame.pts / SAMPLE_RATE) * 1000)
+        self.lateness.append((now - due) * 1000 if due is not None else 0.0)
+        self.due[frame.pts or 0] = due if due is not None else now
         return frame
 
 
-class ArrivalClock:
-    """Reads a received track as a player would and notes when each decoded frame arrived."""
+class ArrivalClock(AudioProbe):
+    """Reads a received track as a player would and notes, for each decoded frame, how long
+    after its due time at the sender (matched by pts) it arrived."""
 
-    def __init__(self, track: MediaStreamTrack) -> None:
-        self.arrivals: list[float] = []
-        self.probe = AudioProbe(track, keep_seconds=0.02,
-                                on_frame=lambda _samples: self.arrivals.append(time.monotonic()))
+    def __init__(self, track: MediaStreamTrack, sender: TimedTone) -> None:
+        self.sender = sender
+        self.delays: list[float] = []
+        super().__init__(track, keep_seconds=0.02)
+
+    def consume(self, frame: AudioFrame | VideoFrame) -> None:
+        """Keep the frame and note its delay."""
+        super().consume(frame)
+        due = self.sender.due.get(frame.pts or 0)
+        if due is not None:
+            self.delays.append(time.monotonic() - due)
 
     def lateness(self) -> list[float]:
-        """Milliseconds each frame came after its due time, the due times being 20 ms apart and
-        placed so that the earliest frame was exactly on time."""
-        offsets = np.array(self.arrivals) - np.arange(len(self.arrivals)) * FRAME_MS / 1000
-        return list((offsets - offsets.min()) * 1000) if len(offsets) else []
+        """Milliseconds each frame came later than the quickest one did (the path's delay,
+        jitter buffer included, is the same for every frame on time)."""
+        delays = np.array(self.delays)
+        return list((delays - delays.min()) * 1000) if len(delays) else []
 
 
 @dataclass
@@ -134,10 +148,10 @@ async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:
     established = await asyncio.gather(*(
         phones[2 * i].call(phones[2 * i + 1], audio=tones[2 * i], answer_with=tones[2 * i + 1])
         for i in range(calls)))
-    clocks = [ArrivalClock(await call.wait_remote_track("audio"))
-              for pair in established for call in pair]
-    await asyncio.gather(*(clock.probe.wait_frames(50) for clock in clocks))
-    for record in (*[t.lateness for t in tones], *[c.arrivals for c in clocks]):
+    clocks = [ArrivalClock(await call.wait_remote_track("audio"), tones[2 * i + 1 - end])
+              for i, pair in enumerate(established) for end, call in enumerate(pair)]
+    await asyncio.gather(*(clock.wait_frames(50) for clock in clocks))
+    for record in (*[t.lateness for t in tones], *[c.delays for c in clocks]):
         record.clear()
     busy, own, waited = busy_seconds(cores), time.process_time(), waited_for_core()
     await asyncio.sleep(SECONDS)
@@ -149,7 +163,7 @@ async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:
                     int(SECONDS * 1000 / FRAME_MS) * 2 * calls,
                     own / capacity, max(0.0, busy - own) / capacity, waited)
     for clock in clocks:
-        await clock.probe.stop()
+        await clock.stop()
     for outgoing, _incoming in established:
         await outgoing.hangup()
     for pair in established:

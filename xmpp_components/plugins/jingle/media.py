@@ -58,6 +58,11 @@ class _PacedAudio(MediaStreamTrack):
         """Samples ``first`` … ``first + count`` as int16 (one channel)."""
         raise NotImplementedError
 
+    @property
+    def next_due(self) -> float | None:
+        """When (``time.monotonic``) the next frame is due; ``None`` before the first."""
+        return None if self._start is None else self._start + self._sent / SAMPLE_RATE
+
     def stereo(self, first: int, count: int) -> bytes:
         """The same samples in both channels, as the frame's s16 stereo bytes."""
         return np.repeat(self.samples(first, count), 2).tobytes()
