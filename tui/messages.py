@@ -23,6 +23,8 @@ class SessionUpdates(Message):
     A burst of stanzas (a thousand messages, a roster push) becomes one Textual message per
     screen instead of one per event, so the screen's own refresh is never queued behind them."""
 
+    bubble = False  # each screen that observes the session gets its own; the app has no use for it
+
     events: list[SessionEvent]
 
 

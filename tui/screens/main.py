@@ -273,7 +273,6 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
 
     def on_session_update(self, update: SessionUpdate) -> None:
         event = update.event
-        roster = self.query_one(RosterList)
         if isinstance(event, events.ConnectionChanged):
             self.query_one(PresenceBar).set_connection(event.state, event.detail)
             if event.state == "online":
@@ -281,12 +280,12 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
         elif isinstance(event, events.OwnPresenceChanged):
             self.query_one(PresenceBar).set_presence(event.show, event.status)
         elif isinstance(event, events.RosterChanged):
-            roster.set_contacts(self.session.contacts.values())
+            self.query_one(RosterList).set_contacts(self.session.contacts.values())
             self._update_title()
         elif isinstance(event, events.PresenceChanged):
             contact = self.session.contacts.get(event.jid)
             if contact is not None:
-                roster.update_contact(contact)
+                self.query_one(RosterList).update_contact(contact)
                 self._inform(contact)
             if event.jid == self.open_jid:
                 self._update_title()
