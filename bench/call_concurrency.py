@@ -28,7 +28,7 @@ from av import AudioFrame, VideoFrame
 from xmpp_components.plugins.jingle.media import FRAME_SAMPLES, SAMPLE_RATE, AudioProbe, ToneTrack
 from xmpp_components.stack.ejabberd import EjabberdServer
 
-from .common import Figure, Note, met, p99
+from .common import Figure, Note, busy_seconds, met, p99, waited_for_core
 from .phones import MEDIA_NOTE, Phone
 
 SECONDS = 8.0
@@ -120,25 +120,6 @@ def pinned_cores(count: int) -> Iterator[set[int]]:
         yield os.sched_getaffinity(0)
     finally:
         apply(before)
-
-
-def busy_seconds(cores: set[int]) -> float:
-    """CPU seconds ``cores`` have spent busy since boot, whoever ran on them (``/proc/stat``)."""
-    busy = 0
-    with open("/proc/stat") as stat:
-        for line in stat:
-            name, *ticks = line.split()
-            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
-                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, ticks[:8])
-                busy += user + nice + system + irq + softirq + steal
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def waited_for_core() -> float:
-    """Seconds the calling thread has spent ready to run but without a core (its run-queue wait
-    in ``/proc/thread-self/schedstat``)."""
-    with open("/proc/thread-self/schedstat") as schedstat:
-        return int(schedstat.read().split()[1]) / 1e9
 
 
 async def _timing(phones: list[Phone], calls: int, cores: set[int]) -> Timing:

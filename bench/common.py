@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import uuid
@@ -86,3 +87,22 @@ def p99(samples: list[float]) -> float:
 def _percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def busy_seconds(cores: set[int]) -> float:
+    """CPU seconds ``cores`` have spent busy since boot, whoever ran on them (``/proc/stat``)."""
+    busy = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, ticks[:8])
+                busy += user + nice + system + irq + softirq + steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def waited_for_core() -> float:
+    """Seconds the calling thread has spent ready to run but without a core (its run-queue wait
+    in ``/proc/thread-self/schedstat``)."""
+    with open("/proc/thread-self/schedstat") as schedstat:
+        return int(schedstat.read().split()[1]) / 1e9
