@@ -19,7 +19,7 @@ from xmpp_components.stack.settings import StackSettings, private_settings
 from .clients import RawClient
 from .watch import SessionWatcher
 
-pytest_plugins = ("tests.phones",)  # the ``phone`` fixture: clients with calls
+pytest_plugins = ("tests.phones", "tests.displays")  # ``phone``: clients with calls; ``display``: Xvfb
 
 
 @pytest.fixture(autouse=True)

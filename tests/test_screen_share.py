@@ -26,8 +26,6 @@ from .phones import Phone
 from .test_calls import established, quiet
 from .test_journal import journal, query, settled  # noqa: F401  (journal is a fixture)
 
-pytest_plugins = ("tests.displays",)
-
 
 def colour(probe: VideoProbe) -> tuple[int, int, int]:
     """The mean colour of the newest received frame."""

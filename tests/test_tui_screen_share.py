@@ -17,8 +17,6 @@ from .displays import Display
 from .test_screen_share import colour, near
 from .test_tui_calls import alice_online, panel_text, ringing_window, test_tone_settings  # noqa: F401
 
-pytest_plugins = ("tests.displays",)
-
 
 async def palette(app: SwitchboardApp, pilot, command: str) -> None:
     """Run ``command`` from the command palette: open it, put the words in its search field (as
