@@ -199,8 +199,9 @@ class AioxmppPeer:
 
     async def start(self) -> None:
         """Connect and be available; return once the stream is up."""
+        self.client.summon(aioxmpp.PresenceServer).set_presence(aioxmpp.PresenceState(True))
         await asyncio.wait_for(self._exit.enter_async_context(self.client.connected(
-            presence=aioxmpp.PresenceState(True))), 20)
+            presence=aioxmpp.PresenceState(False))), 20)  # the presence server says available
 
     async def stop(self) -> None:
         """Go offline and close the stream."""
