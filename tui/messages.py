@@ -17,13 +17,11 @@ class SessionUpdate(Message):
 
 
 @dataclass
-class SessionUpdates(Message):
+class SessionUpdates(Message, bubble=False):  # each observing screen is posted its own
     """Several session events at once: what arrived in one turn of the event loop.
 
     A burst of stanzas (a thousand messages, a roster push) becomes one Textual message per
     screen instead of one per event, so the screen's own refresh is never queued behind them."""
-
-    bubble = False  # each screen that observes the session gets its own; the app has no use for it
 
     events: list[SessionEvent]
 
