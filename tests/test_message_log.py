@@ -93,3 +93,51 @@ async def test_ticks_update_in_place():
         header = log.lines_of(message)[0]
         assert "delivered" in header and "read" in header
         assert index == len(conversation.messages) - 1
+
+
+async def test_messages_added_at_the_bottom_are_followed_and_the_scrollbar_grows():
+    conversation = history(300)
+    app = LogApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(MessageLog)
+        log.show(conversation)
+        await pilot.pause()
+        height = log.virtual_size.height
+        for index in range(40):  # a burst: the view grows at most every GROW_EVERY seconds
+            message = ChatMessage(f"n{index}", Direction.INCOMING, "bob@localhost",
+                                  f"burst message {index}", T0 + dt.timedelta(days=1, seconds=index))
+            log.message_added(conversation.add(message))
+        for _ in range(100):  # until the last growth is shown
+            if log.virtual_size.height == log._starts[-1] > height and log.is_vertical_scroll_end:
+                break
+            await pilot.pause(0.01)
+        assert log.virtual_size.height == log._starts[-1] > height
+        assert log.is_vertical_scroll_end
+        assert log.vertical_scrollbar.window_virtual_size == log.virtual_size.height
+        visible = [log.render_line(y).text for y in range(log.size.height)]
+        assert any("burst message 39" in line for line in visible)
+
+
+def test_newest_markable_message_follows_appends_and_archived_messages():
+    conversation = Conversation("bob@localhost")
+
+    def incoming(name: str, minutes: int, markable: bool = True) -> ChatMessage:
+        return ChatMessage(name, Direction.INCOMING, "bob@localhost", name,
+                           T0 + dt.timedelta(minutes=minutes), markable=markable)
+
+    assert conversation.last_incoming_markable() is None
+    first = incoming("first", 1)
+    conversation.add(first)
+    assert conversation.last_incoming_markable() is first
+    conversation.add(incoming("plain", 2, markable=False))
+    conversation.add(ChatMessage("mine", Direction.OUTGOING, "alice@localhost", "mine",
+                                 T0 + dt.timedelta(minutes=3)))
+    assert conversation.last_incoming_markable() is first
+    second = incoming("second", 4)
+    conversation.add(second)
+    assert conversation.last_incoming_markable() is second
+    conversation.put_history([incoming("older", 0)])  # in front: the newest stays
+    assert conversation.last_incoming_markable() is second
+    later = incoming("archived later", 5)  # from the archive, newer than everything here
+    conversation.put_history([incoming("early", -1), later])
+    assert conversation.last_incoming_markable() is later

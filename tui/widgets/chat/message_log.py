@@ -153,8 +153,8 @@ class MessageLog(SelectableLog, can_focus=True):
         self._growth = None
         self._grown_at = time.monotonic()
         self._resize_virtual()
-        if self._follow:
-            self.scroll_end(animate=False)
+        if self._follow:  # at once: the next message asks whether the view is at the bottom
+            self.scroll_end(animate=False, immediate=True)
 
     def message_changed(self, message: ChatMessage) -> None:
         """A message's ticks or text changed: redraw it (and move what follows, if it grew)."""
