@@ -66,6 +66,13 @@ async def publish_card(client, name: str, number: str) -> None:
     await iq.send(timeout=10)
 
 
+def call_keys(app: SwitchboardApp) -> dict[str, str]:
+    """The call keys the main screen's footer shows now, with their words."""
+    return {key: active.binding.description
+            for key, active in app.main_screen.active_bindings.items()
+            if key in ("f8", "f9", "f7", "f6") and active.binding.show and active.enabled}
+
+
 async def test_an_incoming_call_shows_the_caller_then_f8_answers_and_the_keys_work(
         pair, phone, stack_settings) -> None:
     alice_account, bob_account = pair
@@ -87,6 +94,7 @@ async def test_an_incoming_call_shows_the_caller_then_f8_answers_and_the_keys_wo
         name = session.contacts[bob.jid.bare].display_name
         assert shown.startswith(f" {initials(name)} ") and name in shown  # avatar initials, name
         assert outgoing.state is CallState.RINGING  # bob hears it ring before alice answers
+        assert call_keys(app) == {"f8": "Answer", "f9": "Hang up"}
 
         await pilot.press("f8")
         assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
@@ -97,6 +105,7 @@ async def test_an_incoming_call_shows_the_caller_then_f8_answers_and_the_keys_wo
         await pilot.pause()
         text = panel_text(app)
         assert "connected" in text and "opus" in text.lower()
+        assert call_keys(app) == {"f9": "Hang up", "f7": "Mute", "f6": "Hold"}  # no F8: busy
         at_bob = AudioProbe(await outgoing.wait_remote_track("audio"))
         await at_bob.wait_frames(60)
         assert abs(at_bob.peak_frequency(1.0) - 440) <= 5  # alice's test tone
@@ -116,6 +125,7 @@ async def test_an_incoming_call_shows_the_caller_then_f8_answers_and_the_keys_wo
         await watch.until(lambda: not session.calls.calls, what="call gone at alice")
         notes = [m.body for m in session.conversation(bob.jid.bare).messages]
         assert any(n.startswith("📞 Incoming call — ended after 0:") for n in notes), notes
+        assert call_keys(app) == {"f8": "Call"}
         await at_bob.stop()
 
 

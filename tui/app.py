@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 STARTED_NS = time.perf_counter_ns()
 
 
+CALL_ACTIONS = frozenset({"answer", "call_or_answer", "video_call", "hang_up", "mute", "hold",
+                          "camera"})
+
+
 class SwitchboardApp(App[None]):
     """Presence, contacts and chat for one XMPP account."""
 
@@ -38,11 +42,12 @@ class SwitchboardApp(App[None]):
     COMMANDS = App.COMMANDS | {NotificationCommands}
 
     BINDINGS = [  # calls work from every screen, with the keys of the ProCall guide
-        Binding("f8", "call_or_answer", "Call/Answer"),
+        Binding("f8", "answer", "Answer"),
+        Binding("f8", "call_or_answer", "Call"),
         Binding("shift+f8", "video_call", "Video call", show=False),
         Binding("f9", "hang_up", "Hang up"),
-        Binding("f7", "mute", "Mute", show=False),
-        Binding("f6", "hold", "Hold", show=False),
+        Binding("f7", "mute", "Mute"),
+        Binding("f6", "hold", "Hold"),
         Binding("f4", "camera", "Camera", show=False),
     ]
 
@@ -120,6 +125,7 @@ class SwitchboardApp(App[None]):
         self._pending.append(event)
         if isinstance(event, CallChanged):
             self._on_call(event.call)
+            self.refresh_bindings()
 
     def _deliver(self) -> None:
         batch, self._pending = self._pending, []
@@ -157,6 +163,28 @@ class SwitchboardApp(App[None]):
             self.run_worker(self.session.calls.refresh_quality(), group="call-quality",
                             exclusive=True)
             self.main_screen.show_video()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The call keys work, and show in the footer, where they apply: F8 *Call* once logged
+        in and no call is there, F8 *Answer* while one rings here, F9 and the keys of a running
+        call while there is one (80 columns have no room for keys that do nothing)."""
+        if action not in CALL_ACTIONS:
+            return super().check_action(action, parameters)
+        if self._session is None:
+            return False
+        current = self._session.calls.current if self._session.calls_loaded else None
+        ringing_here = current is not None and not current.outgoing and current.state == "ringing"
+        if action == "answer":
+            return ringing_here
+        if action in ("call_or_answer", "video_call"):
+            return current is None or ringing_here
+        if action in ("mute", "hold", "camera"):
+            return current is not None and current.state in ("connecting", "active")
+        return current is not None
+
+    def action_answer(self) -> None:
+        """F8 while a call rings here: answer it."""
+        self.action_call_or_answer()
 
     def _calls_usable(self) -> bool:
         if self.session.state != "online":

@@ -159,7 +159,7 @@ class JournalScreen(SessionView, Screen[None]):
         yield Input(placeholder="Search previews and notes, Enter to apply", id="journal-search")
         yield DataTable(id="journal-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="journal-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

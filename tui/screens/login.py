@@ -111,7 +111,7 @@ class LoginScreen(Screen[None]):
             yield Static(self.keyring_reason, id="login-keyring")
             yield Button("Log in", variant="primary", id="login-submit")
             yield Static("Tab: next field · Enter: log in · Ctrl+Q: quit", classes="hint")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#login-password" if self.saved else "#login-jid", Input).focus()

@@ -36,7 +36,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
     COMMANDS = {RoomCommands, FileCommands, ConversationCommands, ToolCommands}
 
     BINDINGS = [
-        Binding("escape", "focus_roster", "Contacts"),
+        Binding("escape", "focus_roster", "Contacts", show=False),  # 80 columns: Esc is known
         Binding("ctrl+o", "focus_roster", "Contacts", show=False),
         Binding("f2", "presence", "Presence"),
         Binding("i", "inform", "Inform me", show=False),
@@ -71,7 +71,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
                 yield TransferBar(self.session, id="transfers")
                 yield ComposeBar(id="compose-bar")
                 yield Composer(id="composer", placeholder="Message (Enter sends, Alt+Enter new line)")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Composer).disabled = True

@@ -75,7 +75,7 @@ class SearchScreen(SessionView, Screen[Hit | None]):
                         id="search-query")
             yield Static("", id="search-status")
             yield OptionList(id="search-hits")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
