@@ -35,8 +35,12 @@ WINDOW = 1000
 """Newest messages laid out when a conversation opens."""
 
 PAGE = 500
-GROW_EVERY = 0.1  # seconds between growths of the view while messages pour in
 """Older messages added to the window each time the view reaches its top."""
+
+GROW_EVERY = 0.25
+"""Seconds between growths of the view while messages pour in (the first of a run shows at
+once). Each growth redraws the whole view with the newest messages, 10-15 ms of the event loop;
+four a second keep a flood readable and leave the loop to the keys."""
 
 BODY_INDENT = 2
 
@@ -140,8 +144,8 @@ class MessageLog(SelectableLog, can_focus=True):
         for message in self.conversation.messages[known:index + 1]:
             self._heights.append(self._measure(message))
             self._starts.append(self._starts[-1] + self._heights[-1])
-        # A new virtual size re-lays out the whole screen (~20 ms here): during a burst do it at
-        # most every GROW_EVERY seconds, so keys typed meanwhile still show at once.
+        # During a burst grow at most every GROW_EVERY seconds, so keys typed meanwhile still
+        # show at once.
         wait = self._grown_at + GROW_EVERY - time.monotonic()
         if wait <= 0:
             self._grow()
