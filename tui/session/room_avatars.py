@@ -74,6 +74,7 @@ class RoomAvatars:
         """What is known of each room's picture, by room JID (absent: not looked at yet)."""
         self._looked: set[str] = set()  # rooms looked at since I entered them
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reading: dict[str, asyncio.Lock] = {}  # one look at a room's picture at a time
         session.subscribe(self._on_event)
 
     def attach(self, stream: Any) -> None:
@@ -115,6 +116,13 @@ class RoomAvatars:
         Raises :class:`~tui.session.rooms.RoomError` when the room does not answer."""
         if self.session.state != "online":
             raise RoomError("Not connected: the room's picture is looked at once online again.")
+        # A look started by the room's notice and one by the panel would both read the picture
+        # and the later would replace the earlier's: one after the other, the second finds the
+        # picture known.
+        async with self._reading.setdefault(jid, asyncio.Lock()):
+            return await self._refresh(jid)
+
+    async def _refresh(self, jid: str) -> RoomAvatar:
         stream = self.session.stream
         try:
             info = await stream.plugin["xep_0030"].get_info(jid=JID(jid), timeout=TIMEOUT)
