@@ -4,6 +4,7 @@ its peer."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,5 +70,20 @@ async def main(names: list[str]) -> int:
     return 0
 
 
+async def until_terminated(names: list[str]) -> int:
+    """:func:`main`, ended by SIGTERM (``timeout``, a closed terminal) as by Ctrl+C: cancelled, so
+    the private ejabberd and the benchmarks' processes stop instead of outliving the run."""
+    task = asyncio.create_task(main(names))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        print("bench: terminated", file=sys.stderr)
+        return 143
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    try:
+        sys.exit(asyncio.run(until_terminated(sys.argv[1:])))
+    except KeyboardInterrupt:
+        sys.exit(130)

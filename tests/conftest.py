@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,16 @@ from .clients import RawClient
 from .watch import SessionWatcher
 
 pytest_plugins = ("tests.phones", "tests.displays")  # ``phone``: clients with calls; ``display``: Xvfb
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt("terminated")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run ended with SIGTERM (``timeout``, CI cancelling) stops like Ctrl+C: pytest tears the
+    fixtures down, so the private ejabberd and its epmd stop too instead of outliving the run."""
+    signal.signal(signal.SIGTERM, _interrupted)
 
 
 @pytest.fixture(autouse=True)
