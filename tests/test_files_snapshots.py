@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.notifications import DesktopNotifier
 from tui.screens.files import FilesScreen
-from tui.screens.notification_settings import NotificationSettingsScreen
 from tui.session import ChatMessage, Delivery, Direction
 from tui.session.attachment import Attachment, FileState, Preview
 from tui.settings import ClientSettings, FileSettings
@@ -98,16 +96,9 @@ def test_files_list_with_a_picture(snap_compare):
 
 
 def test_notification_settings_without_a_desktop_service(snap_compare):
-    async def open_settings(pilot) -> None:
-        await populate(pilot)
-        notifier = pilot.app.notifier
-        notifier.desktop = DesktopNotifier(None, "no desktop session here (no D-Bus session bus: "
-                                                 "DBUS_SESSION_BUS_ADDRESS is not set); toasts and "
-                                                 "the bell still work")
-        await pilot.app.push_screen(NotificationSettingsScreen(notifier))
-        await pilot.pause()
+    from .test_screens_80x24 import notification_settings
 
-    assert snap_compare(demo_app(), terminal_size=(100, 34), run_before=open_settings)
+    assert snap_compare(demo_app(), terminal_size=(100, 34), run_before=notification_settings)
 
 
 def test_notice_rules_for_rooms_mentions_and_muted_conversations():

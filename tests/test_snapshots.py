@@ -195,17 +195,9 @@ def _call(**changes):
 
 
 def test_incoming_call_window(snap_compare):
-    from tui.screens.call import IncomingCall
+    from .test_screens_80x24 import incoming_call
 
-    async def ring(pilot) -> None:
-        await populate(pilot)
-        window = IncomingCall(pilot.app.session, _call(state="ringing", video=True, duration=0.0,
-                                                      answered=False), ring=False)
-        window.number = "+49 89 1234-567"
-        await pilot.app.push_screen(window)
-        await pilot.pause()
-
-    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=ring)
+    assert snap_compare(demo_app(), terminal_size=(100, 30), run_before=incoming_call)
 
 
 def test_call_panel_during_a_call_at_80x24(snap_compare):
