@@ -20,7 +20,8 @@ from xmpp_components.stack.settings import StackSettings, private_settings
 from .clients import RawClient
 from .watch import SessionWatcher
 
-pytest_plugins = ("tests.phones", "tests.displays")  # ``phone``: clients with calls; ``display``: Xvfb
+# ``phone``: clients with calls; ``xvfb``: an X display; ``browser``: StanzaJS in Chromium
+pytest_plugins = ("tests.phones", "tests.displays", "tests.browser")
 
 
 def _interrupted(_signum: int, _frame: object) -> None:

@@ -1,0 +1,85 @@
+"""Calls between our Jingle plugin and a real browser endpoint we did not write: StanzaJS 12 in
+headless Chromium, logged in over ejabberd's WebSocket, its microphone a known tone, its media
+relayed through ejabberd's TURN over TCP on 127.0.0.1 (every packet on loopback)."""
+
+from __future__ import annotations
+
+import pytest
+
+from xmpp_components.plugins.jingle import CallState
+from xmpp_components.plugins.jingle.media import AudioProbe, ToneTrack
+
+from .browser import BrowserPeer
+from .phones import Phone
+
+BROWSER_HZ, OUR_HZ = 523, 660
+
+
+@pytest.fixture
+async def bob_and_browser(pair, phone, browser, stack_settings) -> tuple[Phone, BrowserPeer, str]:
+    """Bob on one of our phones; alice in Chromium, logged in over WebSocket (her full JID)."""
+    alice_account, bob_account = pair
+    bob = await phone(bob_account)
+    page = await browser(microphone_hz=BROWSER_HZ)
+    login = await page.login(alice_account, stack_settings)
+    assert login["iceServers"], "ejabberd announces TURN over TCP (XEP-0215)"
+    assert login["jid"].split("/")[0] == alice_account.jid.bare
+    return bob, page, login["jid"]
+
+
+async def assert_browser_hears_us_through_loopback_relay(page: BrowserPeer) -> None:
+    """Chromium decodes our tone, and its selected pair is its TURN-over-TCP relay on 127.0.0.1;
+    it gathered nothing else (no host or reflexive candidate that could carry media elsewhere)."""
+    stats = await page.call("stats")
+    assert stats["received"] > 0 and stats["energy"] > 0 and stats["sent"] > 0
+    heard = await page.call("peakHz")
+    assert abs(heard["hz"] - OUR_HZ) <= 10, heard
+    assert stats["local"] == {"type": "relay", "address": "127.0.0.1", "relayProtocol": "tcp"}
+    assert stats["remote"]["address"] == "127.0.0.1"
+    candidates = await page.call("localCandidates")
+    assert candidates and all(" 127.0.0.1 " in c and " typ relay " in c for c in candidates)
+
+
+async def test_a_browser_calls_our_phone_hears_it_and_hangs_up(bob_and_browser) -> None:
+    bob, page, alice = bob_and_browser
+    assert await page.call("call", str(bob.jid)) is None
+    incoming = await bob.ringing()
+    assert not incoming.jmi and incoming.peer == alice
+    await incoming.accept(audio=ToneTrack(OUR_HZ))
+    start, connected = await page.next("calling"), await page.next("connected")
+    assert await incoming.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    print(f"browser -> phone: connected {connected['ms'] - start['ms']:.0f} ms after the call started")
+
+    at_bob = AudioProbe(await incoming.wait_remote_track("audio"))
+    await at_bob.wait_frames(75)  # 1.5 s, so a 1 s window holds only the steady tone
+    assert abs(at_bob.peak_frequency(1.0) - BROWSER_HZ) <= 5
+    assert at_bob.level() > 0.05
+    await assert_browser_hears_us_through_loopback_relay(page)
+
+    await page.call("hangup")
+    assert await incoming.wait_state(CallState.ENDED) is CallState.ENDED
+    assert incoming.end is not None and (incoming.end.condition, incoming.end.by) == ("success", "peer")
+    assert (await page.next("ended"))["detail"]["reason"] == "success"
+    await at_bob.stop()
+
+
+async def test_our_phone_calls_the_browser_which_answers_and_sees_our_hangup(bob_and_browser) -> None:
+    bob, page, alice = bob_and_browser
+    outgoing = await bob.jingle.call(alice, audio=ToneTrack(OUR_HZ), jmi=False)
+    ringing = await page.next("incoming")
+    assert ringing["detail"]["from"] == str(bob.jid)
+    await page.call("answer")
+    connected = await page.next("connected")
+    assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    print(f"phone -> browser: connected {connected['ms'] - ringing['ms']:.0f} ms after the page "
+          "got the call (the test answers through DevTools in between)")
+
+    at_bob = AudioProbe(await outgoing.wait_remote_track("audio"))
+    await at_bob.wait_frames(75)
+    assert abs(at_bob.peak_frequency(1.0) - BROWSER_HZ) <= 5
+    await assert_browser_hears_us_through_loopback_relay(page)
+
+    await outgoing.hangup()
+    assert (await page.next("ended"))["detail"]["reason"] == "success"
+    assert outgoing.end is not None and outgoing.end.by == "local" and outgoing.end.answered
+    await at_bob.stop()
