@@ -2,8 +2,9 @@
 # Install what Switchboard needs on Debian 12, idempotently and quietly.
 #   - ejabberd 24.12 from bookworm-backports with its SQLite and PostgreSQL drivers
 #   - go-sendxmpp, a foreign XMPP client the interop tests use
-#   - Xvfb, xsetroot and xrandr: a real X display for the screen-sharing tests
-#   - Chromium, Node.js and npm: a real browser endpoint for the call interop tests
+#   - for the tests only (SWITCHBOARD_FOR_TESTS=1, set by ./switchboard test): Xvfb, xsetroot and
+#     xrandr, a real X display for the screen-sharing tests; Chromium, Node.js and npm, a real
+#     browser endpoint for the call interop tests
 #   - python3-venv when the interpreter lacks it
 #   - a venv in .venv with the project installed editable (with the test extra)
 # Prints nothing when everything is already there; prints the failing step's output otherwise.
@@ -112,18 +113,20 @@ if ! have_pkg_version libportaudio2 ""; then
   apt_install libportaudio2
 fi
 
-# --- Xvfb, xsetroot, xrandr: a real X display for the screen-sharing tests -----------------------
-if ! have_pkg_version xvfb "" || ! have_pkg_version x11-xserver-utils ""; then
-  apt_install xvfb x11-xserver-utils
-fi
-
-# --- Chromium, Node.js and npm: a real browser Jingle peer (StanzaJS) for the call interop tests --
-# (the tests install the pinned npm packages of tests/browser_peer into .state/browser-peer)
-if ! have_pkg_version chromium ""; then
-  apt_install chromium
-fi
-if ! command -v npm >/dev/null; then
-  apt_install nodejs npm
+# --- only for the tests (./switchboard test sets SWITCHBOARD_FOR_TESTS=1) ----------------------
+if [ "${SWITCHBOARD_FOR_TESTS:-0}" = "1" ]; then
+  # Xvfb, xsetroot, xrandr: a real X display for the screen-sharing tests
+  if ! have_pkg_version xvfb "" || ! have_pkg_version x11-xserver-utils ""; then
+    apt_install xvfb x11-xserver-utils
+  fi
+  # Chromium, Node.js and npm: a real browser Jingle peer (StanzaJS) for the call interop tests
+  # (the tests install the pinned npm packages of tests/browser_peer into .state/browser-peer)
+  if ! have_pkg_version chromium ""; then
+    apt_install chromium
+  fi
+  if ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
 fi
 
 # --- python venv ------------------------------------------------------------------------------
