@@ -4,8 +4,9 @@ Chromium, driven through the DevTools protocol, logged in over ejabberd's WebSoc
 ``tests/browser_peer`` holds the page (``peer.js``, ``peer.html``) and the pinned ``package.json`` /
 ``package-lock.json``; the fixture installs them with ``npm ci`` into ``.state/browser-peer`` (again
 only when the lock file changes) and bundles the page with esbuild into the test's temp folder.
-Chromium's microphone is a WAV file of a known tone. Its media goes relay-only through ejabberd's
-TURN over TCP on 127.0.0.1, so every packet stays on loopback (see shared/INTEROP.md).
+Chromium's microphone is a WAV file of a known tone, its camera Chromium's own fake one (a moving
+green card). Its media goes relay-only through ejabberd's TURN over TCP on 127.0.0.1, so every
+packet stays on loopback (see shared/INTEROP.md).
 
 Chromium and Node.js/npm come from Debian (``scripts/install.sh``): if they are missing the fixture
 fails with what to install, never skips.

@@ -1,16 +1,21 @@
 """Calls between our Jingle plugin and a real browser endpoint we did not write: StanzaJS 12 in
-headless Chromium, logged in over ejabberd's WebSocket, its microphone a known tone, its media
-relayed through ejabberd's TURN over TCP on 127.0.0.1 (every packet on loopback)."""
+headless Chromium, logged in over ejabberd's WebSocket, its microphone a known tone and its camera
+Chromium's fake one, its media relayed through ejabberd's TURN over TCP on 127.0.0.1 (every packet
+on loopback)."""
 
 from __future__ import annotations
 
+import asyncio
+
+import numpy as np
 import pytest
 
 from xmpp_components.plugins.jingle import CallState
-from xmpp_components.plugins.jingle.media import AudioProbe, ToneTrack
+from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack, VideoProbe
 
 from .browser import BrowserPeer
 from .phones import Phone
+from .test_screen_share import colour
 
 BROWSER_HZ, OUR_HZ = 523, 660
 
@@ -83,3 +88,65 @@ async def test_our_phone_calls_the_browser_which_answers_and_sees_our_hangup(bob
     assert (await page.next("ended"))["detail"]["reason"] == "success"
     assert outgoing.end is not None and outgoing.end.by == "local" and outgoing.end.answered
     await at_bob.stop()
+
+
+def frame_rgb(probe: VideoProbe) -> np.ndarray:
+    assert probe.last is not None
+    return probe.last.to_ndarray(format="rgb24")
+
+
+async def test_a_browser_video_call_shows_each_side_the_other_s_camera(bob_and_browser) -> None:
+    """Audio and video both ways: our phone gets Chromium's fake camera (its green test card, at
+    the captured size or scaled down by the browser, moving), the browser decodes our colour bars
+    at the size we send and shows them in a <video> element."""
+    bob, page, alice = bob_and_browser
+    assert await page.call("call", str(bob.jid), True) is None
+    incoming = await bob.ringing()
+    assert incoming.peer == alice and incoming.media == ("audio", "video")
+    pattern, clock = TestPatternTrack(), asyncio.get_running_loop().time
+    answered = clock()
+    await incoming.accept(audio=ToneTrack(OUR_HZ), video=pattern)
+    assert await incoming.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    assert incoming.codecs["video"].split("/")[0] in ("VP8", "H264")
+
+    at_bob = VideoProbe(await incoming.wait_remote_track("video"))
+    await at_bob.wait_frames(1)
+    first_at_bob = clock() - answered
+    before = frame_rgb(at_bob)
+    await at_bob.wait_frames(15)  # 0.75 s of a 20 fps camera: the card's clock and pac-man move
+    after = frame_rgb(at_bob)
+    camera = (await page.call("videoStats"))["camera"]
+    height, width, _ = after.shape
+    assert width * camera["height"] == height * camera["width"], (after.shape, camera)
+    assert camera["width"] // 4 <= width <= camera["width"]
+    red, green, blue = colour(at_bob)
+    assert green > red + 60 and green > blue + 60, "Chromium's fake camera is a green card"
+    if before.shape == after.shape:  # (the browser may rescale in between)
+        moved = np.abs(before.astype(int) - after).max(axis=2) > 64
+        assert moved.sum() > 500, "the card's clock and pac-man move between frames"
+
+    accepted, first_at_page = await page.next("accepted"), await page.next("first-frame")
+    assert first_at_page["detail"] == {"width": pattern.width, "height": pattern.height}
+    await page.call("shownFrames", 30)
+    stats = await page.call("videoStats")
+    assert stats["decoded"] >= 30 and stats["encoded"] > 0
+    assert (stats["width"], stats["height"]) == (pattern.width, pattern.height)
+    # a row of the <video> element is our eight colour bars, shifted by however far they moved
+    row = np.array(await page.call("videoRow", pattern.height // 2), dtype=int)
+    bars = (await TestPatternTrack(pattern.width, pattern.height).recv()).to_ndarray(format="rgb24")
+    errors = [np.percentile(np.abs(row - np.roll(bars[0], shift, axis=0)), 90)
+              for shift in range(pattern.width)]
+    assert min(errors) <= 24, row[::pattern.width // 16]
+
+    at_bob_audio = AudioProbe(await incoming.wait_remote_track("audio"))
+    await at_bob_audio.wait_frames(75)
+    assert abs(at_bob_audio.peak_frequency(1.0) - BROWSER_HZ) <= 5
+    await assert_browser_hears_us_through_loopback_relay(page)
+    print(f"browser <-> phone video: first frame at our phone {first_at_bob * 1000:.0f} ms, at the "
+          f"browser {first_at_page['ms'] - accepted['ms']:.0f} ms after the answer")
+
+    await page.call("hangup")
+    assert await incoming.wait_state(CallState.ENDED) is CallState.ENDED
+    assert (await page.next("ended"))["detail"]["reason"] == "success"
+    await at_bob.stop()
+    await at_bob_audio.stop()

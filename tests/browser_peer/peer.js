@@ -1,7 +1,8 @@
 // A real browser Jingle endpoint for the interop tests: StanzaJS in Chromium, over ejabberd's
 // WebSocket, audio from Chromium's fake microphone, media relayed through ejabberd's TURN over
 // TCP on loopback.  The test drives it through window.peer (DevTools protocol) and waits for
-// its events with peer.next(name).
+// its events with peer.next(name).  Video calls send Chromium's fake camera and show what
+// arrives in a <video> element, which the test reads back through a canvas.
 import * as XMPP from 'stanza';
 
 const queues = {};  // event name -> {items: [...], waiters: [...]}
@@ -21,6 +22,7 @@ function note(name, detail) {
 
 let client = null;
 let analyser = null;
+let screen = null;  // the <video> element showing the peer's camera
 
 function listen(stream) {
   const context = new AudioContext();
@@ -39,8 +41,18 @@ function watch(s) {
   });
 }
 
-async function microphone() {
-  return navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+// the fake microphone, and with `video` the fake camera (Chromium's moving test card)
+async function devices(video) {
+  return navigator.mediaDevices.getUserMedia({ audio: true, video: Boolean(video) });
+}
+
+function show(stream) {
+  screen = document.createElement('video');
+  screen.muted = true;  // the <audio> element plays the sound
+  screen.srcObject = stream;
+  document.body.append(screen);
+  screen.requestVideoFrameCallback((now, frame) => note('first-frame', { width: frame.width, height: frame.height }));
+  screen.play().catch(error => note('play-failed', String(error)));
 }
 
 window.peer = {
@@ -67,6 +79,7 @@ window.peer = {
     });
     // play what arrives, as a person's browser would (Chromium decodes and measures it then)
     client.jingle.on('peerTrackAdded', (s, track, stream) => {
+      if (track.kind === 'video') return show(stream);
       const speaker = new Audio();
       speaker.srcObject = stream;
       listen(stream);
@@ -88,15 +101,15 @@ window.peer = {
     return { jid: client.jid, iceServers: client.jingle.iceServers.map(s => [].concat(s.urls)) };
   },
 
-  async call(peerJid) {
-    const s = client.jingle.createMediaSession(peerJid, undefined, await microphone());
+  async call(peerJid, video = false) {
+    const s = client.jingle.createMediaSession(peerJid, undefined, await devices(video));
     watch(s);
     note('calling');
     await s.start();
   },
 
   async answer() {
-    const stream = await microphone();
+    const stream = await devices(false);
     for (const track of stream.getTracks()) await session.addTrack(track, stream);
     await session.accept();
   },
@@ -126,6 +139,47 @@ window.peer = {
       }
     });
     return out;
+  },
+
+  // Video both ways as the browser's WebRTC stack counts it, and what its camera captures.
+  async videoStats() {
+    const report = await session.pc.getStats();
+    const out = { decoded: 0, width: null, height: null, encoded: 0, camera: null };
+    report.forEach(r => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        out.decoded += r.framesDecoded || 0;
+        out.width = r.frameWidth || null;
+        out.height = r.frameHeight || null;
+      }
+      if (r.type === 'outbound-rtp' && r.kind === 'video') out.encoded += r.framesEncoded || 0;
+    });
+    const sender = session.pc.getSenders().find(s => s.track && s.track.kind === 'video');
+    if (sender) out.camera = sender.track.getSettings();
+    return out;
+  },
+
+  // resolves once the <video> element has shown `count` more frames
+  shownFrames(count, timeoutMs = 10000) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(count + ' frames not shown within ' + timeoutMs + ' ms')), timeoutMs);
+      const step = () => {
+        if (--count > 0) screen.requestVideoFrameCallback(step); else { clearTimeout(timer); resolve(); }
+      };
+      screen.requestVideoFrameCallback(step);
+    });
+  },
+
+  // row `y` of the picture the <video> element shows now, as [[r, g, b], ...]
+  videoRow(y) {
+    const canvas = document.createElement('canvas');
+    canvas.width = screen.videoWidth;
+    canvas.height = screen.videoHeight;
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    context.drawImage(screen, 0, 0);
+    const data = context.getImageData(0, y, canvas.width, 1).data;
+    const row = [];
+    for (let x = 0; x < canvas.width; x++) row.push([data[4 * x], data[4 * x + 1], data[4 * x + 2]]);
+    return row;
   },
 
   // the loudest frequency of what the browser hears now (Hz, FFT bins of sampleRate / 8192)
