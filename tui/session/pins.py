@@ -77,6 +77,9 @@ class PinService:
         """Conversation (bare JID) -> its marks; unmarked conversations are left out."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._publishing: dict[str, int] = {}  # conversation -> my publishes not answered yet
+        self._heard_while_loading: set[str] | None = None
+        """While :meth:`load` waits for the node: conversations whose marks a notification
+        changed meanwhile (the node as read may be older than they are)."""
         session.subscribe(self._on_event)
 
     # --- reading ------------------------------------------------------------------------------------
@@ -198,7 +201,11 @@ class PinService:
             task.add_done_callback(self._tasks.discard)
 
     async def load(self) -> None:
-        """Read the 1:1 chats' marks (rooms' come with their bookmarks)."""
+        """Read the 1:1 chats' marks (rooms' come with their bookmarks). A change another device
+        makes while the answer is on its way arrives as a notification and wins: the answer may
+        show the node from before it."""
+        heard: set[str] = set()
+        self._heard_while_loading = heard
         try:
             result = await self.session.stream.plugin["xep_0060"].get_items(
                 self.session.jid.bare, CHAT_SETTINGS, timeout=TIMEOUT)
@@ -209,10 +216,13 @@ class PinService:
         except IqTimeout:
             log.info("chat settings not readable: no answer")
             return
+        finally:
+            self._heard_while_loading = None
         read = {item["id"]: Marks(*bookmarks.read_marks(item["chat_settings"]))
-                for item in result["pubsub"]["items"]}
+                for item in result["pubsub"]["items"] if item["id"] not in heard}
         changed = False
-        for jid in [j for j in self.marks if j not in read and j not in self.session.rooms]:
+        for jid in [j for j in self.marks
+                    if j not in read and j not in heard and j not in self.session.rooms]:
             changed |= self._set(jid, Marks())
         for jid, marks in read.items():
             changed |= self._set(jid, marks)
@@ -226,6 +236,8 @@ class PinService:
             return
         changed = False
         for element in list(items.iterables):  # not ``for item in items``: see bookmarks.notified
+            if self._heard_while_loading is not None:
+                self._heard_while_loading.add(element["id"])
             if element.name == "item":
                 changed |= self._set(element["id"], Marks(*bookmarks.read_marks(element["chat_settings"])),
                                      notified=True)
