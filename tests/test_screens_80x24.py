@@ -154,8 +154,20 @@ async def directory(pilot) -> None:
 
 
 async def palette(pilot, title: str) -> None:
+    """Run the palette command ``title``, once the palette's search has put it first (on a busy
+    machine the hits can come a frame after the typing)."""
+    from textual.command import CommandList
+
     await pilot.press("ctrl+p", *title)
-    await pilot.app.workers.wait_for_complete()
+    hits = pilot.app.screen.query_one(CommandList)
+    for _ in range(100):
+        await pilot.app.workers.wait_for_complete()
+        first = hits.get_option_at_index(0) if hits.option_count else None
+        if first is not None and title in str(first.prompt):
+            break
+        await pilot.pause(0.05)
+    else:
+        raise AssertionError(f"the palette never offered {title!r}")
     await pilot.press("enter")
     await pilot.pause()
 

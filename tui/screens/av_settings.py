@@ -59,18 +59,18 @@ class AVSettings(ModalScreen[None]):
                 yield Static(Text(self.settings.problem, style="yellow"))
             yield Static("Microphone", classes="label")
             yield Select(self._choices(inputs, [("Test tone (440 Hz)", TEST_TONE)]),
-                         value=calls.microphone or DEFAULT, allow_blank=False, id="microphone")
+                         value=calls.microphone or DEFAULT, allow_blank=False, compact=True, id="microphone")
             yield Static(id="av-level")
             yield Static("Speaker (the other side's voice)", classes="label")
             yield Select(self._choices(outputs, [("None: measure only", NO_SPEAKER)]),
-                         value=calls.speaker or DEFAULT, allow_blank=False, id="speaker")
+                         value=calls.speaker or DEFAULT, allow_blank=False, compact=True, id="speaker")
             yield Static("Ring device", classes="label")
             yield Select(self._choices(outputs, [("Terminal bell", DEFAULT)])[1:],
-                         value=calls.ring_device or DEFAULT, allow_blank=False, id="ring")
+                         value=calls.ring_device or DEFAULT, allow_blank=False, compact=True, id="ring")
             yield Static("Camera", classes="label")
             yield Select([(DEFAULT, DEFAULT), *((c, c) for c in cameras)],
                          value=calls.camera if calls.camera in cameras else DEFAULT,
-                         allow_blank=False, id="camera")
+                         allow_blank=False, compact=True, id="camera")
             if not cameras:
                 yield Static(Text("No camera on this machine: video calls send a test pattern.",
                                   style="dim"))
