@@ -10,7 +10,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from xmpp_components.plugins.jingle import CallState
+from xmpp_components.plugins.jingle import Call, CallState
 from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack, VideoProbe
 
 from .browser import BrowserPeer
@@ -45,6 +45,15 @@ async def assert_browser_hears_us_through_loopback_relay(page: BrowserPeer) -> N
     assert candidates and all(" 127.0.0.1 " in c and " typ relay " in c for c in candidates)
 
 
+async def assert_each_hears_the_other(call: Call, page: BrowserPeer) -> AudioProbe:
+    """Our phone hears the browser's tone and the browser ours, through its loopback relay."""
+    at_bob = AudioProbe(await call.wait_remote_track("audio"))
+    await at_bob.wait_frames(75)  # 1.5 s, so a 1 s window holds only the steady tone
+    assert abs(at_bob.peak_frequency(1.0) - BROWSER_HZ) <= 5
+    await assert_browser_hears_us_through_loopback_relay(page)
+    return at_bob
+
+
 async def test_a_browser_calls_our_phone_hears_it_and_hangs_up(bob_and_browser) -> None:
     bob, page, alice = bob_and_browser
     assert await page.call("call", str(bob.jid)) is None
@@ -55,11 +64,8 @@ async def test_a_browser_calls_our_phone_hears_it_and_hangs_up(bob_and_browser) 
     assert await incoming.wait_state(CallState.ACTIVE) is CallState.ACTIVE
     print(f"browser -> phone: connected {connected['ms'] - start['ms']:.0f} ms after the call started")
 
-    at_bob = AudioProbe(await incoming.wait_remote_track("audio"))
-    await at_bob.wait_frames(75)  # 1.5 s, so a 1 s window holds only the steady tone
-    assert abs(at_bob.peak_frequency(1.0) - BROWSER_HZ) <= 5
+    at_bob = await assert_each_hears_the_other(incoming, page)
     assert at_bob.level() > 0.05
-    await assert_browser_hears_us_through_loopback_relay(page)
 
     await page.call("hangup")
     assert await incoming.wait_state(CallState.ENDED) is CallState.ENDED
@@ -79,10 +85,7 @@ async def test_our_phone_calls_the_browser_which_answers_and_sees_our_hangup(bob
     print(f"phone -> browser: connected {connected['ms'] - ringing['ms']:.0f} ms after the page "
           "got the call (the test answers through DevTools in between)")
 
-    at_bob = AudioProbe(await outgoing.wait_remote_track("audio"))
-    await at_bob.wait_frames(75)
-    assert abs(at_bob.peak_frequency(1.0) - BROWSER_HZ) <= 5
-    await assert_browser_hears_us_through_loopback_relay(page)
+    at_bob = await assert_each_hears_the_other(outgoing, page)
 
     await outgoing.hangup()
     assert (await page.next("ended"))["detail"]["reason"] == "success"
@@ -95,23 +98,14 @@ def frame_rgb(probe: VideoProbe) -> np.ndarray:
     return probe.last.to_ndarray(format="rgb24")
 
 
-async def test_a_browser_video_call_shows_each_side_the_other_s_camera(bob_and_browser) -> None:
-    """Audio and video both ways: our phone gets Chromium's fake camera (its green test card, at
-    the captured size or scaled down by the browser, moving), the browser decodes our colour bars
-    at the size we send and shows them in a <video> element."""
-    bob, page, alice = bob_and_browser
-    assert await page.call("call", str(bob.jid), True) is None
-    incoming = await bob.ringing()
-    assert incoming.peer == alice and incoming.media == ("audio", "video")
-    pattern, clock = TestPatternTrack(), asyncio.get_running_loop().time
-    answered = clock()
-    await incoming.accept(audio=ToneTrack(OUR_HZ), video=pattern)
-    assert await incoming.wait_state(CallState.ACTIVE) is CallState.ACTIVE
-    assert incoming.codecs["video"].split("/")[0] in ("VP8", "H264")
-
-    at_bob = VideoProbe(await incoming.wait_remote_track("video"))
+async def phone_sees_the_browser_camera(call: Call, page: BrowserPeer, since: float
+                                        ) -> tuple[VideoProbe, float]:
+    """Our phone gets Chromium's fake camera: its green test card, at the captured size or scaled
+    down by the browser, moving. Returns the probe and the seconds from ``since`` (the loop's
+    clock) to its first frame."""
+    at_bob = VideoProbe(await call.wait_remote_track("video"))
     await at_bob.wait_frames(1)
-    first_at_bob = clock() - answered
+    first = asyncio.get_running_loop().time() - since
     before = frame_rgb(at_bob)
     await at_bob.wait_frames(15)  # 0.75 s of a 20 fps camera: the card's clock and pac-man move
     after = frame_rgb(at_bob)
@@ -124,9 +118,14 @@ async def test_a_browser_video_call_shows_each_side_the_other_s_camera(bob_and_b
     if before.shape == after.shape:  # (the browser may rescale in between)
         moved = np.abs(before.astype(int) - after).max(axis=2) > 64
         assert moved.sum() > 500, "the card's clock and pac-man move between frames"
+    return at_bob, first
 
-    accepted, first_at_page = await page.next("accepted"), await page.next("first-frame")
-    assert first_at_page["detail"] == {"width": pattern.width, "height": pattern.height}
+
+async def browser_shows_our_bars(page: BrowserPeer, pattern: TestPatternTrack) -> float:
+    """The browser decodes our colour bars at the size we send and its <video> element shows them;
+    returns the page's clock (ms) at its first shown frame."""
+    first = await page.next("first-frame")
+    assert first["detail"] == {"width": pattern.width, "height": pattern.height}
     await page.call("shownFrames", 30)
     stats = await page.call("videoStats")
     assert stats["decoded"] >= 30 and stats["encoded"] > 0
@@ -137,16 +136,57 @@ async def test_a_browser_video_call_shows_each_side_the_other_s_camera(bob_and_b
     errors = [np.percentile(np.abs(row - np.roll(bars[0], shift, axis=0)), 90)
               for shift in range(pattern.width)]
     assert min(errors) <= 24, row[::pattern.width // 16]
+    return float(first["ms"])
 
-    at_bob_audio = AudioProbe(await incoming.wait_remote_track("audio"))
-    await at_bob_audio.wait_frames(75)
-    assert abs(at_bob_audio.peak_frequency(1.0) - BROWSER_HZ) <= 5
-    await assert_browser_hears_us_through_loopback_relay(page)
-    print(f"browser <-> phone video: first frame at our phone {first_at_bob * 1000:.0f} ms, at the "
-          f"browser {first_at_page['ms'] - accepted['ms']:.0f} ms after the answer")
+
+async def assert_video_both_ways(call: Call, page: BrowserPeer, pattern: TestPatternTrack,
+                                 since: float, page_since: str) -> str:
+    """Each side sees and hears the other in an answered audio+video call; says how long the first
+    frame took at our phone (from ``since``, the loop's clock) and in the browser (from its event
+    ``page_since``)."""
+    assert await call.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    assert call.codecs["video"].split("/")[0] in ("VP8", "H264")
+    at_bob, first_at_bob = await phone_sees_the_browser_camera(call, page, since)
+    started = await page.next(page_since)
+    first_at_page = await browser_shows_our_bars(page, pattern)
+    at_bob_audio = await assert_each_hears_the_other(call, page)
+    await at_bob.stop()
+    await at_bob_audio.stop()
+    return (f"first frame at our phone {first_at_bob * 1000:.0f} ms, in the browser "
+            f"{first_at_page - started['ms']:.0f} ms")
+
+
+async def test_a_browser_video_call_shows_each_side_the_other_s_camera(bob_and_browser) -> None:
+    """Audio and video both ways, the browser calling: our phone gets Chromium's fake camera, the
+    browser shows our colour bars."""
+    bob, page, alice = bob_and_browser
+    assert await page.call("call", str(bob.jid), True) is None
+    incoming = await bob.ringing()
+    assert incoming.peer == alice and incoming.media == ("audio", "video")
+    pattern = TestPatternTrack()
+    answered = asyncio.get_running_loop().time()
+    await incoming.accept(audio=ToneTrack(OUR_HZ), video=pattern)
+    timing = await assert_video_both_ways(incoming, page, pattern, answered, "accepted")
+    print(f"browser -> phone video: {timing} after the answer")
 
     await page.call("hangup")
     assert await incoming.wait_state(CallState.ENDED) is CallState.ENDED
     assert (await page.next("ended"))["detail"]["reason"] == "success"
-    await at_bob.stop()
-    await at_bob_audio.stop()
+
+
+async def test_our_phone_video_call_is_answered_with_the_browser_s_camera(bob_and_browser) -> None:
+    """Audio and video both ways, our phone calling: the page sees video in the offer and answers
+    with its camera as well as its microphone; each side sees the other's picture."""
+    bob, page, alice = bob_and_browser
+    pattern = TestPatternTrack()
+    outgoing = await bob.jingle.call(alice, audio=ToneTrack(OUR_HZ), video=pattern, jmi=False)
+    ringing = await page.next("incoming")
+    assert ringing["detail"] == {"from": str(bob.jid), "video": True}
+    answering = asyncio.get_running_loop().time()
+    await page.call("answer")
+    timing = await assert_video_both_ways(outgoing, page, pattern, answering, "answering")
+    print(f"phone -> browser video: {timing} after the page began to answer")
+
+    await outgoing.hangup()
+    assert (await page.next("ended"))["detail"]["reason"] == "success"
+    assert outgoing.end is not None and outgoing.end.by == "local" and outgoing.end.answered

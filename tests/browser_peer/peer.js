@@ -85,7 +85,7 @@ window.peer = {
       listen(stream);
       speaker.play().then(() => note('playing'), error => note('play-failed', String(error)));
     });
-    client.on('jingle:incoming', s => { watch(s); note('incoming', { from: s.peerID }); });
+    client.on('jingle:incoming', s => { watch(s); note('incoming', { from: s.peerID, video: s.includesVideo }); });
     client.on('jingle:accepted', () => note('accepted'));
     client.on('jingle:ringing', () => note('ringing'));
     client.on('jingle:terminated', (s, reason) => note('ended', { reason: reason ? reason.condition : null }));
@@ -108,8 +108,10 @@ window.peer = {
     await s.start();
   },
 
+  // answer with the microphone, and with the camera too when the offer has video
   async answer() {
-    const stream = await devices(false);
+    note('answering');
+    const stream = await devices(session.includesVideo);
     for (const track of stream.getTracks()) await session.addTrack(track, stream);
     await session.accept();
   },
