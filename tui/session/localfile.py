@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import ClassVar
 
 
 class NewerFileError(Exception):
@@ -26,3 +27,38 @@ def open_versioned(path: Path, schema: str, version: int) -> sqlite3.Connection:
     if found < version:
         db.executescript(f"BEGIN IMMEDIATE; {schema} PRAGMA user_version = {version}; COMMIT;")
     return db
+
+
+class VersionedFile:
+    """One such file, opened at first use and again after :meth:`close`. Subclasses name the
+    ``schema`` and ``version`` and what a file they cannot use raises (:meth:`refused`)."""
+
+    schema: ClassVar[str]
+    version: ClassVar[int]
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection (the file and its schema are made on first use)."""
+        if self._db is None:
+            try:
+                self._db = open_versioned(self.path, self.schema, self.version)
+            except NewerFileError:
+                raise self.refused("was written by a newer client; update this one") from None
+            except (OSError, sqlite3.Error) as exc:
+                raise self.refused(f"cannot be opened ({exc}); check that the directory is "
+                                   "writable and the disk not full") from None
+        return self._db
+
+    def refused(self, problem: str) -> Exception:
+        """The exception to raise when the file cannot be used: ``problem`` says why."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the file (it opens again on the next use)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -15,9 +15,8 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from .localfile import NewerFileError, open_versioned
+from .localfile import VersionedFile
 from .model import Direction
 
 SCHEMA_VERSION = 1
@@ -163,23 +162,15 @@ def _correct(db: sqlite3.Connection, message: IndexedMessage) -> None:
                    (message.body, message.conversation, message.message_id))
 
 
-class MessageIndex:
+class MessageIndex(VersionedFile):
     """One account's index file: add, correct, search, and the archive reading position."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
+    schema = SCHEMA
+    version = SCHEMA_VERSION
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        """The open connection (the file and its schema are made on first use)."""
-        if self._db is None:
-            try:
-                self._db = open_versioned(self.path, SCHEMA, SCHEMA_VERSION)
-            except NewerFileError:
-                raise RuntimeError(f"the search index {self.path} was written by a newer client; "
-                                   "update this one, or delete the file to rebuild the index") from None
-        return self._db
+    def refused(self, problem: str) -> Exception:
+        return RuntimeError(f"the search index {self.path} {problem}; or delete the file to "
+                            "rebuild the index")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -191,12 +182,6 @@ class MessageIndex:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close the file (it opens again on the next use)."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
 
     def add(self, messages: Iterable[IndexedMessage]) -> int:
         """Store messages not indexed yet (by conversation and id); returns how many were new."""

@@ -43,7 +43,7 @@ from slixmpp import JID, Message
 
 from . import events, replies
 from .instance import InstanceBusy, InstanceLock
-from .localfile import NewerFileError, open_versioned
+from .localfile import VersionedFile
 from .model import ChatMessage, Delivery, Direction
 
 if TYPE_CHECKING:
@@ -95,27 +95,15 @@ def outbox_path(account: str, instance: int = 0) -> Path:
     return outbox_folder(account) / f"{instance}.sqlite3"
 
 
-class Outbox:
+class Outbox(VersionedFile):
     """The outbox file: messages in the order they were written. Every method blocks briefly."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
+    schema = SCHEMA
+    version = SCHEMA_VERSION
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        """The open connection (the file and its schema are made on first use)."""
-        if self._db is None:
-            try:
-                self._db = open_versioned(self.path, SCHEMA, SCHEMA_VERSION)
-            except NewerFileError:
-                raise OutboxUnusable(
-                    f"the outbox {self.path} was written by a newer client; update this one "
-                    "(deleting the file loses the messages waiting in it)") from None
-            except (OSError, sqlite3.Error) as exc:
-                raise OutboxUnusable(f"the outbox {self.path} cannot be opened ({exc}); check that "
-                                     "the directory is writable and the disk not full") from None
-        return self._db
+    def refused(self, problem: str) -> Exception:
+        return OutboxUnusable(f"the outbox {self.path} {problem} (deleting the file loses the "
+                              "messages waiting in it)")
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -158,12 +146,6 @@ class Outbox:
         for row in rows:
             other.remove(row.message_id)
         return len(rows)
-
-    def close(self) -> None:
-        """Close the file (it opens again on next use)."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
 
 
 def legacy_outbox_path(account: str) -> Path:
