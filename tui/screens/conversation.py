@@ -27,7 +27,7 @@ from tui.widgets.chat.compose_bar import ComposeBar
 from tui.widgets.chat.message_extras import RETRACTED, display_name
 from tui.widgets.chat.selection import SelectableLog
 
-from .commands import ActionCommands, Command
+from .commands import Command
 from .message_dialogs import ReactionPicker
 from .room_dialogs import Question
 
@@ -47,15 +47,6 @@ ROOM_PLACEHOLDER = "Message · @nick Tab completes · ↑ edits last"
 def _excerpt(message: ChatMessage, width: int = 40) -> str:
     text = RETRACTED if message.retracted else " ".join(message.body.split())
     return text if len(text) <= width else text[:width - 1] + "…"
-
-
-class ConversationCommands(ActionCommands):
-    """The message actions in the command palette."""
-
-    def commands(self) -> list[Command]:
-        """The message actions of the main screen that apply now."""
-        screen = self.screen
-        return screen.message_commands() if isinstance(screen, ConversationActions) else []
 
 
 class ConversationActions(_Base):

@@ -24,7 +24,7 @@ from tui.widgets.roster import RosterList
 from tui.widgets.roster.roster_filter import RosterFilter
 
 from .background import run_reported
-from .commands import ActionCommands, Command
+from .commands import Command
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -52,15 +52,6 @@ TOOL_BINDINGS = [
 
 MESSAGE_ACTIONS = ("export", "forward", "copy_message")
 """Actions that need an open conversation."""
-
-class ToolCommands(ActionCommands):
-    """These tools in the command palette."""
-
-    def commands(self) -> list[Command]:
-        """The tools of the main screen that apply now."""
-        screen = self.screen
-        return screen.tool_commands() if isinstance(screen, ConversationTools) else []
-
 
 class ConversationTools(_Base):
     """Search, pins, export, forwarding, copying and contact groups for the main screen (mixed in)."""

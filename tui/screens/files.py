@@ -32,7 +32,7 @@ from tui.session.files import FileError, Transfer, TransferCancelled, TransferCh
 from tui.session.model import ChatMessage, Direction
 from tui.widgets.chat.file_entry import TerminalPictures, entry_lines, preview_lines, status_line
 
-from .commands import ActionCommands, Command
+from .commands import Command
 from .room_dialogs import DIALOG_CSS
 
 if TYPE_CHECKING:
@@ -281,15 +281,6 @@ def cancel_newest(session: ChatSession, transfers: list[Transfer],
         session.files.cancel(transfers[-1].id)
     else:
         notify("No upload or download is running here.", severity="warning")
-
-
-class FileCommands(ActionCommands):
-    """The file actions in the command palette."""
-
-    def commands(self) -> list[Command]:
-        """The file actions of the main screen that apply now."""
-        screen = self.screen
-        return screen.file_commands() if isinstance(screen, FileActions) else []
 
 
 class FileActions(_Base):

@@ -23,17 +23,30 @@ from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList, presence_dot
 from tui.widgets.roster.roster_filter import RosterFilter
 
-from .conversation import ConversationActions, ConversationCommands
-from .conversation_tools import TOOL_BINDINGS, ConversationTools, ToolCommands
-from .files import FILE_BINDINGS, FileActions, FileCommands
-from .rooms import NO_CONVERSATION, ROOM_BINDINGS, RoomActions, RoomCommands, room_title
+from .commands import ActionCommands, Command
+from .conversation import ConversationActions
+from .conversation_tools import TOOL_BINDINGS, ConversationTools
+from .files import FILE_BINDINGS, FileActions
+from .rooms import NO_CONVERSATION, ROOM_BINDINGS, RoomActions, room_title
+
+
+class MainCommands(ActionCommands):
+    """The main screen's actions that apply now, in the command palette: rooms, files, messages
+    and the conversation tools."""
+
+    def commands(self) -> list[Command]:
+        screen = self.screen
+        if not isinstance(screen, MainScreen):
+            return []
+        return [*screen.room_commands(), *screen.file_commands(), *screen.message_commands(),
+                *screen.tool_commands()]
 
 
 class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, ConversationActions,
                  Screen[None]):
     """Rooms and roster side by side with the open conversation."""
 
-    COMMANDS = {RoomCommands, FileCommands, ConversationCommands, ToolCommands}
+    COMMANDS = {MainCommands}
 
     BINDINGS = [
         Binding("escape", "focus_roster", "Contacts", show=False),  # 80 columns: Esc is known

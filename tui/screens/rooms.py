@@ -27,7 +27,6 @@ from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList
 
 from .background import run_reported
-from .commands import ActionCommands, Command
 from .room_dialogs import GroupPicker, NamePrompt, PeopleDialog, Question
 
 if TYPE_CHECKING:
@@ -65,15 +64,6 @@ def room_title(room: Room) -> Text:
     if room.subject:
         title.append(f" — {room.subject}", style="italic")
     return title
-
-
-class RoomCommands(ActionCommands):
-    """The room actions in the command palette."""
-
-    def commands(self) -> list[Command]:
-        """The room actions of the main screen that apply now."""
-        screen = self.screen
-        return screen.room_commands() if isinstance(screen, RoomActions) else []
 
 
 class RoomActions(_Base):
