@@ -153,21 +153,26 @@ async def directory(pilot) -> None:
     await pilot.pause()
 
 
-async def palette(pilot, title: str) -> None:
-    """Run the palette command ``title``, once the palette's search has put it first (on a busy
-    machine the hits can come a frame after the typing)."""
+async def first_hit(pilot, title: str) -> None:
+    """Wait until the open palette's search puts ``title`` first (its hits come from a worker,
+    on a busy machine a frame or more after the typing)."""
     from textual.command import CommandList
 
-    await pilot.press("ctrl+p", *title)
     hits = pilot.app.screen.query_one(CommandList)
     for _ in range(100):
         await pilot.app.workers.wait_for_complete()
         first = hits.get_option_at_index(0) if hits.option_count else None
         if first is not None and title in str(first.prompt):
-            break
+            return
         await pilot.pause(0.05)
-    else:
-        raise AssertionError(f"the palette never offered {title!r}")
+    raise AssertionError(f"the palette never offered {title!r}")
+
+
+async def palette(pilot, title: str) -> None:
+    """Run the palette command ``title``, once the palette's search has put it first (on a busy
+    machine the hits can come a frame after the typing)."""
+    await pilot.press("ctrl+p", *title)
+    await first_hit(pilot, title)
     await pilot.press("enter")
     await pilot.pause()
 

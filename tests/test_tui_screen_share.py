@@ -15,6 +15,7 @@ from xmpp_components.plugins.jingle.screen import ScreenTrack, list_screens
 
 from .displays import Display
 from .test_screen_share import colour, near
+from .test_screens_80x24 import first_hit
 from .test_tui_calls import alice_online, panel_text, ringing_window, test_tone_settings  # noqa: F401
 
 
@@ -25,7 +26,7 @@ async def palette(app: SwitchboardApp, pilot, command: str) -> None:
     await pilot.pause()
     assert isinstance(app.screen, CommandPalette)
     app.screen.query_one(CommandInput).value = command
-    await pilot.pause(0.5)  # the palette searches in a worker; let its hits arrive
+    await first_hit(pilot, command)
     await pilot.press("enter")
     await pilot.pause()
 
