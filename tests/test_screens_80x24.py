@@ -15,7 +15,7 @@ import pytest
 from keyring.backends import fail
 from textual.containers import ScrollableContainer
 from textual.widget import Widget
-from textual.widgets import Button, Input, OptionList, SelectionList, Static
+from textual.widgets import Button, Footer, Input, OptionList, SelectionList, Static
 
 from tui.app import SwitchboardApp
 from tui.screens.room_dialogs import GroupPicker
@@ -180,6 +180,10 @@ async def palette(pilot, title: str) -> None:
 async def group_chooser(pilot) -> None:
     await online_with_bob_open(pilot)
     await palette(pilot, "Move contact to group")
+    # Under this window the main screen's footer keys are drawn dimmed or not depending on timing
+    # (not understood yet, see the session note); the picture is of the window, so leave it out.
+    pilot.app.main_screen.query_one(Footer).display = False
+    await pilot.pause()
 
 
 async def room_with(pilot, *keys: str) -> None:
