@@ -8,13 +8,14 @@ import dataclasses
 import datetime as dt
 
 from slixmpp import JID
+from textual.app import App, ComposeResult
 from textual.widgets import Input
 
 from tui.app import SwitchboardApp
 from tui.messages import SessionUpdate
 from tui.screens.room_dialogs import PeopleDialog, Question
 from tui.session import ChatMessage, Delivery, Direction, Show, events
-from tui.session.model import Invitation, Occupant, Room
+from tui.session.model import Contact, Invitation, Occupant, ResourcePresence, Room
 from tui.widgets.chat import MessageLog
 from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList
@@ -292,3 +293,27 @@ def test_room_addresses_are_readable():
     assert room_slug("Sales Team Ü!") == "sales-team-u"
     assert room_slug("  ") == "room"
     assert len(room_slug("x" * 100)) == 24
+
+
+class RosterApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RosterList()
+
+
+async def test_a_room_whose_address_slipped_into_the_roster_is_listed_once_as_the_room():
+    # slixmpp keeps a roster item for whoever sent presence: a room that still had this resource
+    # as an occupant when the client restarted becomes a "contact" until the roster is read again
+    team = "team@conference.localhost"
+    app = RosterApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        roster = app.query_one(RosterList)
+        roster.set_contacts([Contact(team), Contact("bob@localhost", "Bob")])
+        roster.set_rooms([Room(team, "Team")])
+        roster.update_contact(Contact(team, resources={"r": ResourcePresence(Show.AVAILABLE)}))
+        roster.set_unread({team: 2})
+        await pilot.pause()
+        ids = [o.id for o in roster.options if o.id is not None]
+        assert ids == [team, "bob@localhost"]
+        assert str(roster.get_option(team).prompt).startswith("# Team")
+        roster.set_rooms([])  # left the room: the roster's entry is all that is left of it
+        assert [o.id for o in roster.options if o.id is not None] == ["bob@localhost", team]

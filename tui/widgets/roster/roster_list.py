@@ -131,7 +131,8 @@ class RosterList(OptionList):
                     id=invitation.room))
             for room in rooms:
                 options.append(Option(self._room_prompt(room), id=room.jid))
-        seen = {o.id for _name, o in pinned if o.id is not None and o.id in self._contacts}
+        seen = {o.id for _name, o in pinned
+                if o.id is not None and o.id in self._contacts and o.id not in self._rooms}
         for group in sorted(groups, key=str.casefold):
             options.append(Option(Text(group, style="bold underline"), disabled=True))
             for contact in sorted(groups[group], key=lambda c: c.display_name.casefold()):
@@ -163,16 +164,22 @@ class RosterList(OptionList):
                 or bool(self._unread.get(contact.jid)))
 
     def _shown(self, contact: Contact) -> bool:
-        return self._visible(contact) and self._matches(contact.display_name, contact.jid.split("@")[0])
+        # a room's address in the roster (slixmpp keeps an item for whoever sent presence, rooms
+        # too) is listed once: as the room
+        return (contact.jid not in self._rooms and contact.jid not in self._invitations
+                and self._visible(contact)
+                and self._matches(contact.display_name, contact.jid.split("@")[0]))
 
     def update_contact(self, contact: Contact) -> None:
         """Redraw one contact after a presence change (or list it again, or leave it out)."""
         self._contacts[contact.jid] = contact
-        if self._shown(contact) != (contact.jid in self._listed):
+        shown = self._shown(contact)
+        if shown != (contact.jid in self._listed):
             self.set_contacts(self._contacts.values())
             return
-        with contextlib.suppress(OptionDoesNotExist):  # not listed yet: the next rebuild shows it
-            self.replace_option_prompt(contact.jid, self.prompt(contact))
+        if shown:
+            with contextlib.suppress(OptionDoesNotExist):  # not listed yet: the next rebuild shows it
+                self.replace_option_prompt(contact.jid, self.prompt(contact))
 
     def _room_prompt(self, room: Room) -> Text:
         return self._muted_look(room.jid, room_prompt(room, self._unread.get(room.jid, 0),
@@ -196,7 +203,7 @@ class RosterList(OptionList):
                    if unread.get(jid, 0) != self._unread.get(jid, 0)}
         self._unread = dict(unread)
         for jid in changed:
-            if jid in self._contacts:
-                self.update_contact(self._contacts[jid])
-            elif jid in self._rooms:
+            if jid in self._rooms:
                 self.update_room(self._rooms[jid])
+            elif jid in self._contacts:
+                self.update_contact(self._contacts[jid])
