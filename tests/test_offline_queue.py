@@ -5,6 +5,7 @@ slixmpp clients as the other side and a relay that takes the network away from o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 import uuid
@@ -13,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slixmpp import JID
+from slixmpp import JID, ClientXMPP
+from slixmpp.plugins.xep_0402.stanza import Conference
 
 from tui.app import SwitchboardApp
 from tui.session import Account as SessionAccount
-from tui.session import ChatMessage, ChatSession, Delivery, Direction, events, history
-from tui.session.message_actions import REACTIONS, REPLACE, RETRACT
+from tui.session import ChatMessage, ChatSession, Delivery, Direction, events, history, rooms
+from tui.session.bookmarks import BOOKMARKS
+from tui.session.message_actions import (
+    PLUGINS,
+    REACTIONS,
+    REPLACE,
+    RETRACT,
+    RETRACTED_FALLBACK,
+    MessageActions,
+)
 from tui.session.model import Room
 from tui.session.outbox import Outbox, OutboxUnusable, OutgoingMessage, outbox_path
 from tui.widgets.chat import Composer, MessageLog, delivery_label
@@ -28,6 +38,7 @@ from xmpp_components.stack.settings import private_settings
 from .clients import RawClient
 from .conftest import Account
 from .netcut import Relay
+from .test_rooms import ROOM_PLUGINS, peer_room
 from .watch import SessionWatcher
 
 
@@ -455,6 +466,221 @@ async def test_room_queue_survives_a_restart_and_waits_until_the_room_is_joined_
     assert shown.reactions == {alice.jid.bare: ("🙏",)}
 
 
+def our_app(up: EjabberdServer, relay: Relay, account: Account,
+            autoconnect: bool = True) -> SwitchboardApp:
+    """Our terminal client for ``account``, connecting through the relay."""
+    s = up.settings
+    return SwitchboardApp(SessionAccount(str(account.jid), account.password, s.bind_ip, relay.port,
+                                         s.ca_file), autoconnect=autoconnect)
+
+
+async def test_after_a_restart_what_waits_says_so_on_its_message_once_shown_until_it_goes_out(
+        up: EjabberdServer, pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, _bob = pair
+    first_run, watch, peer, room = await in_room_together(pair, ours, clients)
+    group = first_run.conversation(room.jid)
+    markable(peer, room.jid, "bob: old question", "groupchat")
+    for n in range(rooms.HISTORY):  # the old question stays out of the page loaded on joining
+        peer.send_message(mto=JID(room.jid), mbody=f"bob: filler {n}", mtype="groupchat")
+    await watch.until(lambda: len(group.messages) == 1 + rooms.HISTORY, what="bob's messages")
+    mine = first_run.send_chat(room.jid, "alice: minutes at 5")
+    markable(peer, room.jid, "bob: new question", "groupchat")
+    await watch.until(lambda: group.messages[-1].body == "bob: new question"
+                      and mine.delivery is Delivery.SENT, timeout=20, what="the room's messages")
+    old, new = group.messages[0], group.messages[-1]
+    assert old.body == "bob: old question"
+    assert [what(s) for s in await said(peer, 1)] == [("message", "alice: minutes at 5")]
+    await relay.go_down()
+    await watch.until(lambda: first_run.state == "connecting", what="network gone")
+    first_run.actions.react(room.jid, new, "🙏")
+    first_run.actions.correct(room.jid, mine, "alice: minutes at 6")
+    first_run.actions.react(room.jid, old, "👀")
+    assert [delivery_label(m).plain for m in (new, mine, old)] == [
+        "⏳ reaction queued", "⏳ correction queued", "⏳ reaction queued"]
+    await first_run.stop()
+
+    await relay.come_back()
+    app = our_app(up, relay, alice, autoconnect=False)
+    second_run = app.session
+    conversation = second_run.conversation(room.jid)
+    shown: dict[str, tuple[str, tuple[str, ...]]] = {}  # as the room's history shows them
+
+    def on_history(event: events.SessionEvent) -> None:
+        if isinstance(event, events.HistoryLoaded) and event.jid == room.jid and not shown:
+            shown.update({m.body: (delivery_label(m).plain, m.reactions.get(alice.jid.bare, ()))
+                          for m in conversation.messages})
+
+    second_run.subscribe(on_history)
+    watch = SessionWatcher(second_run)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.main_screen.open_conversation(room.jid)
+        await second_run.start()
+        got = [what(s) for s in await said(peer, 3)]
+        assert got == [("reactions", new.room_id, "🙏"), ("correction", mine.id, "alice: minutes at 6"),
+                       ("reactions", old.room_id, "👀")]
+        assert shown["bob: new question"] == ("⏳ reaction queued", ("🙏",))
+        assert shown["alice: minutes at 6"] == ("⏳ correction queued", ())
+        assert "bob: old question" not in shown and "alice: minutes at 5" not in shown
+
+        back = {m.body: m for m in conversation.messages}
+        await watch.until(lambda: not back["bob: new question"].queued
+                          and not back["alice: minutes at 6"].queued, what="labels gone once sent")
+        await pilot.pause()
+        screen = on_screen(app)
+        assert "queued" not in screen
+        assert "alice: minutes at 6" in screen and "🙏" in screen
+
+        log = app.main_screen.query_one(MessageLog)  # scrolling brings the old question in
+        log.focus()
+        await pilot.press("home")
+        await watch.until(lambda: conversation.find(old.room_id), timeout=15, what="older page")
+        earlier = conversation.find(old.room_id)
+        assert earlier is not None
+        assert (earlier.queued, earlier.reactions) == ([], {alice.jid.bare: ("👀",)})
+        log.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        screen = on_screen(app)
+        assert "bob: old question" in screen and "👀" in screen and "queued" not in screen
+    await watch.until(lambda: not Outbox(outbox_path(alice.jid.bare)).waiting(),
+                      what="outbox empty once acknowledged")
+
+
+NICK = "Alice W"
+"""Alice's nick in the rooms of the tests below, as her bookmark (XEP-0402) names it."""
+
+
+async def bookmarked_room(clients: Callable[..., Awaitable[RawClient]], pair: tuple[Account, Account],
+                          autojoin: bool) -> tuple[RawClient, str]:
+    """A room bob (on a :func:`listener`, as ``bob``) made, which alice's phone bookmarks with her
+    nick :data:`NICK` there."""
+    alice, bob = pair
+    peer = await listener(clients, bob)
+    room = (await peer_room(peer, "Bake Sale")).bare
+    phone = await clients(alice, "phone", plugins=ROOM_PLUGINS)
+    conference = Conference()
+    conference["name"], conference["nick"], conference["autojoin"] = "Bake Sale", NICK, autojoin
+    await phone.plugin["xep_0060"].publish(alice.jid.bare, BOOKMARKS, id=room, payload=conference,
+                                           timeout=10)
+    return peer, room
+
+
+async def test_after_a_restart_a_queued_room_message_shows_my_nick_in_that_room(
+        up: EjabberdServer, pair: tuple[Account, Account], ours: Callable[..., ChatSession],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, _bob = pair
+    peer, room = await bookmarked_room(clients, pair, autojoin=True)
+    first_run = ours(alice)
+    watch = SessionWatcher(first_run)
+    await first_run.start()
+    await watch.until(lambda: room in first_run.rooms and first_run.rooms.by_jid[room].joined,
+                      what="in the bookmarked room")
+    assert first_run.rooms.by_jid[room].nick == NICK
+    await relay.go_down()
+    await watch.until(lambda: first_run.state == "connecting", what="network gone")
+    assert first_run.send_chat(room, "/me brings the cake").nick == NICK
+    await first_run.stop()
+
+    app = our_app(up, relay, alice, autoconnect=False)
+    second_run = app.session
+    watch = SessionWatcher(second_run)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert second_run.outbox.restore() == 1  # offline: only what the outbox kept is known
+        (queued,) = second_run.conversation(room).messages
+        app.main_screen.open_conversation(room)
+        await pilot.pause()
+        screen = on_screen(app)
+        assert f"* {NICK} brings the cake" in screen and "⏳ queued" in screen
+
+        await relay.come_back()
+        await second_run.start()
+        (heard,) = await said(peer, 1)
+        assert (heard["from"].resource, heard["body"]) == (NICK, "/me brings the cake")
+        await watch.until(lambda: queued.delivery is Delivery.SENT, what="the room passed it on")
+        await pilot.pause()
+        screen = on_screen(app)
+        assert f"* {NICK} brings the cake" in screen and "sent to room" in screen
+        assert "queued" not in screen
+
+
+OUTBOX_V1 = """
+CREATE TABLE outgoing (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    stanza TEXT NOT NULL,
+    written REAL NOT NULL,
+    CONSTRAINT uq_outgoing_message_id UNIQUE (message_id)
+);
+PRAGMA user_version = 1;
+"""
+"""The outbox as clients before version 2 wrote it: no nick with a room message."""
+
+
+def old_outbox(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    """Write an outbox of version 1 at ``path`` holding ``rows`` (message id, peer, stanza)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(OUTBOX_V1)
+        db.executemany("INSERT INTO outgoing (message_id, peer, stanza, written) VALUES (?, ?, ?, ?)",
+                       [(*row, 1_790_000_000.0 + n) for n, row in enumerate(rows)])
+        db.commit()
+
+
+def room_message(room: str, message_id: str, body: str) -> str:
+    """A room message as the outbox keeps it."""
+    return (f'<message xmlns="jabber:client" to="{room}" type="groupchat" id="{message_id}">'
+            f'<body>{body}</body><origin-id xmlns="urn:xmpp:sid:0" id="{message_id}"/></message>')
+
+
+async def test_a_room_message_an_older_client_queued_shows_my_bookmarked_nick_then_goes_out(
+        up: EjabberdServer, pair: tuple[Account, Account],
+        clients: Callable[..., Awaitable[RawClient]], relay: Relay) -> None:
+    alice, _bob = pair
+    peer, room = await bookmarked_room(clients, pair, autojoin=False)  # rows wait until I join
+    path = outbox_path(alice.jid.bare)
+    old_outbox(path, [("old-1", room, room_message(room, "old-1", "/me brings the cake"))])
+
+    app = our_app(up, relay, alice, autoconnect=False)
+    session = app.session
+    watch = SessionWatcher(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert session.outbox.restore() == 1
+        (queued,) = session.conversation(room).messages
+        assert queued.nick == alice.jid.user  # offline nothing tells more: the default nick
+        app.main_screen.open_conversation(room)
+        await session.start()
+        await watch.until(lambda: queued.nick == NICK, what="the nick of the bookmark")
+        await pilot.pause()
+        screen = on_screen(app)
+        assert f"* {NICK} brings the cake" in screen and "⏳ queued" in screen
+        assert not session.rooms.by_jid[room].joined and queued.delivery is Delivery.QUEUED
+
+        await session.rooms.join(room)
+        (heard,) = await said(peer, 1)
+        assert (heard["from"].resource, heard["body"]) == (NICK, "/me brings the cake")
+        await watch.until(lambda: queued.delivery is Delivery.SENT, what="the room passed it on")
+        await pilot.pause()
+        assert "queued" not in on_screen(app)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_outbox_of_an_older_client_gains_the_nick_and_keeps_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "0.sqlite3"
+    stanza = room_message("r@muc.example.org", "q-1", "hi")
+    old_outbox(path, [("q-1", "r@muc.example.org", stanza), ("q-2", "b@example.org", "<message/>")])
+    box = Outbox(path)
+    assert [(r.message_id, r.peer, r.stanza, r.nick) for r in box.waiting()] == [
+        ("q-1", "r@muc.example.org", stanza, ""), ("q-2", "b@example.org", "<message/>", "")]
+    when = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.UTC)
+    box.put(OutgoingMessage("q-3", "r@muc.example.org", "<message/>", when, "Alice W"))
+    box.close()
+    assert [r.nick for r in Outbox(path).waiting()] == ["", "", "Alice W"]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
 def on_screen(app: SwitchboardApp) -> str:
     """What the message view shows now."""
     log = app.main_screen.query_one(MessageLog)
@@ -488,3 +714,21 @@ def test_queued_tick_reads_queued() -> None:
     assert delivery_label(message).plain == "⏳ queued, sent when online"
     assert delivery_label(message, compact=True).plain == "⏳ queued"
     assert message.advance(Delivery.SENT, message.time) and message.sent_at == message.time
+
+
+def test_what_an_action_acts_on_is_read_without_changing_the_action() -> None:
+    # slixmpp adds the element of a plugin to a stanza when it is asked for: reading the reactions
+    # of a correction made it a reaction (to nothing) when its message came with history
+    stream = ClientXMPP("alice@localhost", "unused")  # never connected: builds stanzas only
+    for plugin in PLUGINS:
+        stream.register_plugin(plugin)
+    correction = stream.plugin["xep_0308"].build_correction(
+        id_to_replace="m1", mto=JID("bob@localhost"), mbody="fixed")
+    retraction = stream.make_message(mto=JID("bob@localhost"), mbody=RETRACTED_FALLBACK)
+    retraction["retract"]["id"] = "m2"
+    reaction = stream.make_message(mto=JID("bob@localhost"))
+    stream.plugin["xep_0444"].set_reactions(reaction, "m3", ["👍"])
+    for stanza, ref, kind in ((correction, "m1", "correction"), (retraction, "m2", "retraction"),
+                              (reaction, "m3", "reaction")):
+        assert [MessageActions.ref(stanza), MessageActions.ref(stanza)] == [ref, ref]
+        assert MessageActions.label(stanza) == kind

@@ -79,8 +79,8 @@ def refers(stanza: Message) -> bool:
 
 
 def _ref(stanza: Message, kind: str) -> str:
-    return str({"reactions": stanza["reactions"]["id"], "retract": stanza["retract"]["id"],
-                "replace": stanza["replace"]["id"]}[kind])
+    # only the element of this kind: slixmpp adds an element to the stanza when one is asked for
+    return str(stanza[kind]["id"])
 
 
 def _now() -> dt.datetime:
@@ -153,17 +153,18 @@ class MessageActions:
         return True
 
     def settle(self, jid: str) -> None:
-        """History came in: apply what waited for its messages, oldest first."""
+        """History came in: apply what waited for its messages, oldest first; what of mine still
+        waits in the outbox to go out says so on its message."""
         waiting = self._waiting.get(jid)
-        if not waiting:
-            return
-        conversation = self.session.conversation(jid)
-        ready = [w for w in waiting if conversation.find(w.ref) is not None]
-        self._waiting[jid] = [w for w in waiting if w not in ready]
-        for item in sorted(ready, key=lambda w: w.when):
-            target = conversation.find(item.ref)
-            if target is not None:
-                self._apply(target, _kind(item.stanza), item.stanza, item.sender, item.mine)
+        if waiting:
+            conversation = self.session.conversation(jid)
+            ready = [w for w in waiting if conversation.find(w.ref) is not None]
+            self._waiting[jid] = [w for w in waiting if w not in ready]
+            for item in sorted(ready, key=lambda w: w.when):
+                target = conversation.find(item.ref)
+                if target is not None:
+                    self._apply(target, _kind(item.stanza), item.stanza, item.sender, item.mine)
+        self.session.outbox.came_in(jid)
 
     @staticmethod
     def _by_author(target: ChatMessage, sender: str, mine: bool) -> bool:

@@ -11,7 +11,10 @@ took it, the ack was lost with the connection) is recognised by the receiver as 
 
 A correction of a message still queued changes the queued message instead of following it, and a
 retraction of one takes it out of the outbox: nobody ever saw it. Of the read markers waiting for a
-conversation only the newest is kept (it covers the ones before).
+conversation only the newest is kept (it covers the ones before). A reaction, correction or
+retraction waiting to go out says so on its message — after a restart too, once that message is
+shown again (history, scrolling) — until it goes out. A room message keeps the nick I had in the
+room when I wrote it, shown until the room is known again (its bookmark, my joining it).
 
 Each running client of the account has an outbox of its own (see :mod:`tui.session.instance`):
 two clients of one account on one machine never send each other's queued messages, and a client
@@ -53,7 +56,7 @@ log = logging.getLogger(__name__)
 
 DISPLAYED = "{urn:xmpp:chat-markers:0}displayed"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outgoing (
@@ -62,9 +65,13 @@ CREATE TABLE IF NOT EXISTS outgoing (
     peer TEXT NOT NULL,
     stanza TEXT NOT NULL,
     written REAL NOT NULL,
+    nick TEXT NOT NULL DEFAULT '',
     CONSTRAINT uq_outgoing_message_id UNIQUE (message_id)
 );
 """
+
+MIGRATIONS = {2: ("ALTER TABLE outgoing ADD COLUMN nick TEXT NOT NULL DEFAULT ''",)}
+"""Version 2 keeps the nick a room message was written under (rows of version 1 have none)."""
 
 
 class OutboxUnusable(Exception):
@@ -81,6 +88,8 @@ class OutgoingMessage:
     stanza: str
     """The whole ``<message/>`` as XML, ready to be sent again."""
     written: dt.datetime
+    nick: str = ""
+    """For a message to a room: my nick there when I wrote it (empty in rows of older clients)."""
 
 
 def outbox_folder(account: str) -> Path:
@@ -100,6 +109,7 @@ class Outbox(VersionedFile):
 
     schema = SCHEMA
     version = SCHEMA_VERSION
+    migrations = MIGRATIONS
 
     def refused(self, problem: str) -> Exception:
         return OutboxUnusable(f"the outbox {self.path} {problem} (deleting the file loses the "
@@ -116,9 +126,9 @@ class Outbox(VersionedFile):
     def put(self, message: OutgoingMessage) -> None:
         """Keep ``message`` (again: nothing changes)."""
         with self._writing() as db:
-            db.execute("INSERT OR IGNORE INTO outgoing (message_id, peer, stanza, written) "
-                       "VALUES (?, ?, ?, ?)", (message.message_id, message.peer, message.stanza,
-                                               message.written.timestamp()))
+            db.execute("INSERT OR IGNORE INTO outgoing (message_id, peer, stanza, written, nick) "
+                       "VALUES (?, ?, ?, ?, ?)", (message.message_id, message.peer, message.stanza,
+                                                  message.written.timestamp(), message.nick))
 
     def rewrite(self, message_id: str, stanza: str) -> bool:
         """Replace the stanza kept as ``message_id`` (in its place); True when it was here."""
@@ -134,9 +144,10 @@ class Outbox(VersionedFile):
     def waiting(self) -> list[OutgoingMessage]:
         """Every message kept, in the order written."""
         with self._writing() as db:
-            rows = db.execute("SELECT message_id, peer, stanza, written FROM outgoing ORDER BY seq")
-            return [OutgoingMessage(m, p, s, dt.datetime.fromtimestamp(w, dt.UTC))
-                    for m, p, s, w in rows]
+            rows = db.execute("SELECT message_id, peer, stanza, written, nick FROM outgoing "
+                              "ORDER BY seq")
+            return [OutgoingMessage(m, p, s, dt.datetime.fromtimestamp(w, dt.UTC), n)
+                    for m, p, s, w, n in rows]
 
     def adopt(self, other: Outbox) -> int:
         """Move what waits in ``other`` here, after what waits here; returns how many."""
@@ -205,6 +216,7 @@ class OutboxService:
         self._kept: dict[str, str] = {}  # ids in the file -> peer, so acks of others cost no file access
         self._markers: dict[str, str] = {}  # peer -> id of its read marker waiting in the file
         self._acting: dict[str, tuple[str, ChatMessage, str]] = {}  # id -> (peer, message, label)
+        self._unseen: dict[str, tuple[str, str, str]] = {}  # id -> (peer, ref, label): not shown yet
 
     @property
     def store(self) -> Outbox:
@@ -225,6 +237,8 @@ class OutboxService:
         be read is logged, not fatal."""
         restored = 0
         for row in self._waiting():
+            if row.message_id in self._kept:
+                continue  # restored already, or written in this run: shown as it is
             self._kept[row.message_id] = row.peer
             stanza = Message(xml=ET.fromstring(row.stanza))  # read only: no stream needed yet
             if stanza.xml.find(DISPLAYED) is not None:
@@ -233,10 +247,10 @@ class OutboxService:
             conversation = self.session.conversation(row.peer)
             if self._restore_action(row, stanza) or row.message_id in conversation.by_id:
                 continue
-            in_room = stanza["type"] == "groupchat"  # nick: the room's once it passes it on
+            in_room = stanza["type"] == "groupchat"
             message = ChatMessage(row.message_id, Direction.OUTGOING, self.session.jid.bare,
                                   stanza["body"], row.written, delivery=Delivery.QUEUED,
-                                  nick=self.session.jid.user if in_room else "")
+                                  nick=self._nick_in(row.peer, row.nick) if in_room else "")
             self.session.actions.annotate(message, stanza, conversation.jid)
             index = conversation.add(message)
             self._emit(events.MessageAdded(conversation.jid, message, index))
@@ -251,11 +265,47 @@ class OutboxService:
             return False
         actions = self.session.actions
         actions.take(row.peer, stanza, self.session.jid.bare, mine=True, when=row.written, live=False)
-        target = self.session.conversation(row.peer).find(actions.ref(stanza))
+        ref = actions.ref(stanza)
+        target = self.session.conversation(row.peer).find(ref)
         if target is not None:
             self._waits_on(row.message_id, row.peer, target, what)
             self._emit(events.MessageChanged(row.peer, target))
+        else:
+            self._unseen[row.message_id] = (row.peer, ref, what)  # see came_in
         return True
+
+    def _nick_in(self, room: str, kept: str) -> str:
+        """My nick in ``room`` for a message waiting to go out there: the room's when it is known
+        (bookmark, joined), else the one ``kept`` with the message, else the default one."""
+        known = self.session.rooms.by_jid.get(room)
+        return (known.nick if known is not None else "") or kept or self.session.rooms.default_nick()
+
+    def came_in(self, jid: str) -> None:
+        """Messages of the conversation ``jid`` came in (history, an older page): those that a
+        restored reaction, correction or retraction still waiting to go out acts on say so, as
+        they did before the restart (the history event that follows redraws them)."""
+        if not self._unseen:
+            return
+        conversation = self.session.conversation(jid)
+        for stanza_id, (peer, ref, what) in list(self._unseen.items()):
+            if peer == jid and (target := conversation.find(ref)) is not None:
+                del self._unseen[stanza_id]
+                self._waits_on(stanza_id, peer, target, what)
+
+    def nick_changed(self, room: str) -> None:
+        """My nick in ``room`` is known now or changed: my messages waiting to go out there will
+        go out under it, so they show it."""
+        conversation = self.session.conversations.get(room)
+        if conversation is None:
+            return
+        for message_id, peer in list(self._kept.items()):
+            message = conversation.by_id.get(message_id) if peer == room else None
+            if message is None or message.delivery is not Delivery.QUEUED:
+                continue
+            nick = self._nick_in(room, message.nick)
+            if message.nick != nick:
+                message.nick = nick
+                self._emit(events.MessageChanged(room, message))
 
     def _waiting(self) -> list[OutgoingMessage]:
         """What waits in the outbox; nothing (and a log line) when the file cannot be read."""
@@ -279,12 +329,14 @@ class OutboxService:
         return not any(p == peer and i not in self._in_flight for i, p in self._kept.items())
 
     def keep(self, peer: str, message: ChatMessage, stanza: Message) -> None:
-        """Write ``message`` (its ``stanza`` built) to the outbox; raises :class:`OutboxUnusable`."""
-        self._put(peer, message.id, stanza, message.time)
+        """Write ``message`` (its ``stanza`` built; in a room with my nick there) to the outbox;
+        raises :class:`OutboxUnusable`."""
+        self._put(peer, message.id, stanza, message.time, message.nick)
 
-    def _put(self, peer: str, stanza_id: str, stanza: Message, written: dt.datetime) -> None:
+    def _put(self, peer: str, stanza_id: str, stanza: Message, written: dt.datetime,
+             nick: str = "") -> None:
         self.store.put(OutgoingMessage(stanza_id, peer, ET.tostring(stanza.xml, encoding="unicode"),
-                                       written))
+                                       written, nick))
         self._kept[stanza_id] = peer
 
     def hold(self, peer: str, message: ChatMessage, stanza: Message) -> bool:
@@ -363,11 +415,13 @@ class OutboxService:
 
     def _forget(self, stanza_id: str) -> None:
         self._kept.pop(stanza_id, None)
+        self._unseen.pop(stanza_id, None)
         self.store.remove(stanza_id)
 
     def sent(self, message_id: str) -> None:
         """``message_id`` just went out on the current stream."""
         self._in_flight.add(message_id)
+        self._unseen.pop(message_id, None)  # gone out: its message shows no label when it comes
         acting = self._acting.pop(message_id, None)
         if acting is not None:
             peer, target, what = acting

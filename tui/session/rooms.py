@@ -217,10 +217,16 @@ class RoomService:
     def _remember(self, bookmark: Bookmark) -> Room:
         room = self.by_jid.setdefault(bookmark.room, Room(bookmark.room))
         room.name = bookmark.name or room.name
-        room.nick = bookmark.nick or room.nick
+        self._nick_is(room, bookmark.nick or room.nick)
         room.autojoin = bookmark.autojoin
         self.session.pins.bookmarked(bookmark)
         return room
+
+    def _nick_is(self, room: Room, nick: str) -> None:
+        """My nick in ``room`` is ``nick`` (from now on, or once I am in it again)."""
+        if nick and nick != room.nick:
+            room.nick = nick
+            self.session.outbox.nick_changed(room.jid)
 
     async def _publish_bookmark(self, room: Room) -> None:
         try:
@@ -245,7 +251,8 @@ class RoomService:
 
     # --- joining -----------------------------------------------------------------------------------
 
-    def _default_nick(self) -> str:
+    def default_nick(self) -> str:
+        """My nick in a room that names none for me (no bookmark with one, not joined yet)."""
         return self.session.jid.user or "me"
 
     async def _enter(self, room: Room, password: str | None = None) -> Presence:
@@ -253,7 +260,7 @@ class RoomService:
         until the history is in (see :meth:`_load_history`)."""
         muc = self._stream.plugin["xep_0045"]
         self._buffered.setdefault(room.jid, [])
-        nick = room.nick or self._default_nick()
+        nick = room.nick or self.default_nick()
         show = self.session.me.show
         options: dict[str, Any] = {"pstatus": self.session.me.status or None}
         if show not in (Show.AVAILABLE, Show.OFFLINE):
@@ -276,7 +283,7 @@ class RoomService:
                 self._buffered.pop(room.jid, None)
                 raise RoomError(f"{room.display_name} did not answer; check the connection and "
                                 "open the room again to retry.") from None
-        room.nick = presence["from"].resource
+        self._nick_is(room, presence["from"].resource)
         room.joined = True
         return presence
 
@@ -366,6 +373,7 @@ class RoomService:
                            result["mam_result"]["id"], live=False)
         for stanza in self._buffered.pop(room.jid, []):
             self._take(room, stanza, None, "", live=False, unread=True)
+        self.session.actions.settle(room.jid)  # what waited for these messages, mine included
         self._emit(events.HistoryLoaded(room.jid))
         self._emit(events.UnreadChanged(room.jid, conversation.unread))
 
@@ -608,7 +616,7 @@ class RoomService:
                 nick, real, muc["role"], muc["affiliation"],
                 Show(show) if show in Show.__members__.values() else Show.AVAILABLE, presence["status"])
             if 110 in codes:
-                room.nick = nick
+                self._nick_is(room, nick)
         self._emit(events.RoomChanged(room.jid))
 
     def send_presence(self) -> None:
