@@ -177,6 +177,29 @@ async def test_unanswered_call_is_withdrawn_after_the_ring_timeout(pair, phone) 
     assert incoming.end is not None and incoming.end.missed
 
 
+async def test_devices_for_calls_tells_a_phone_from_a_chat_only_device(pair, phone,
+                                                                      raw_client) -> None:
+    """Bob online on a device with calls and on one without (disco#info, as caps announce it):
+    alice's plugin lists both as online and only the first as taking calls."""
+    alice = await phone(pair[0])
+    bob = pair[1].jid.bare
+    roster = alice.client.client_roster
+    both_online = asyncio.Event()
+
+    def check(_presence: object) -> None:
+        if len(roster.presence(bob)) == 2:
+            both_online.set()
+
+    alice.client.add_event_handler("presence_available", check)
+    await phone(pair[1], resource="desk")
+    await raw_client(pair[1], resource="chat-only")
+    check(None)
+    await asyncio.wait_for(both_online.wait(), 10)
+    online, taking = await alice.jingle.devices_for_calls(bob)
+    assert sorted(device.resource for device in online) == ["chat-only", "desk"]
+    assert [device.resource for device in taking] == ["desk"]
+
+
 async def test_callee_on_two_devices_one_answers_the_other_stops_ringing(pair, phone) -> None:
     alice_account, bob_account = pair
     alice = await phone(alice_account)

@@ -4,6 +4,7 @@ ejabberd on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
@@ -53,6 +54,15 @@ async def ringing_window(app: SwitchboardApp, watch: SessionWatcher, pilot) -> N
                       and app.session.calls.current.state == "ringing", what="ringing at alice")
     await pilot.pause()
     assert isinstance(app.screen, IncomingCall)
+
+
+async def f8_on_contact(app: SwitchboardApp, pilot, watch: SessionWatcher, jid: str) -> None:
+    """Once ``jid`` is online, highlight them in alice's contact list and press F8."""
+    await watch.until(lambda: app.session.contacts[jid].show is Show.AVAILABLE, what="online")
+    roster = app.screen.query_one(RosterList)
+    roster.focus()
+    roster.highlighted = roster.get_option_index(jid)
+    await pilot.press("f8")
 
 
 async def publish_card(client, name: str, number: str) -> None:
@@ -135,12 +145,7 @@ async def test_f8_calls_the_open_contact_and_a_declined_call_is_noted(pair, phon
     async with alice_online(alice_account, stack_settings, (100, 32)) as (app, pilot, watch):
         session = app.session
         bob = await phone(bob_account)
-        await watch.until(lambda: session.contacts[bob.jid.bare].show is Show.AVAILABLE,
-                          what="bob online")
-        roster = app.screen.query_one(RosterList)
-        roster.focus()
-        roster.highlighted = roster.get_option_index(bob.jid.bare)
-        await pilot.press("f8")
+        await f8_on_contact(app, pilot, watch, bob.jid.bare)
         incoming = await bob.ringing()
         await watch.until(lambda: "ringing at the other end" in panel_text(app), what="ringback")
         await incoming.reject()
@@ -149,6 +154,27 @@ async def test_f8_calls_the_open_contact_and_a_declined_call_is_noted(pair, phon
         assert "Call with" in panel_text(app) and "— declined" in panel_text(app)  # the outcome stays
         notes = [m.body for m in session.conversation(bob.jid.bare).messages]
         assert notes[-1] == "📞 Outgoing call — declined"
+
+
+async def test_f8_on_a_contact_whose_devices_take_no_calls_says_so_and_proposes_nothing(
+        pair, raw_client, stack_settings) -> None:
+    """Bob is online only in a chat client (disco#info without Jingle audio, like the assistant
+    account): F8 tells alice at once instead of ringing nobody for the ring timeout."""
+    alice_account, bob_account = pair
+    async with alice_online(alice_account, stack_settings, (100, 32)) as (app, pilot, watch):
+        session = app.session
+        bob = await raw_client(bob_account, resource="chat-only")
+        await f8_on_contact(app, pilot, watch, bob.boundjid.bare)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        notes = [str(n.message) for n in app._notifications if n.title == "Call"]
+        assert notes == [f"{bob.boundjid.bare} cannot take calls: no device of it online "
+                         "(chat-only) supports Jingle audio calls (XEP-0167). "
+                         "Send a message instead."]
+        assert not session.calls.calls
+        session.send_chat(bob.boundjid.bare, "after the call that was not placed")
+        first = await asyncio.wait_for(bob.inbox.get(), 10)  # one stream: a propose would be first
+        assert first["body"] == "after the call that was not placed"
 
 
 async def test_a_video_call_shows_the_peer_s_picture(pair, phone, stack_settings) -> None:

@@ -20,6 +20,7 @@ from tui.notifications import NotificationCommands, Notifier
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
 from tui.session.callinfo import CallChanged, CallInfo
+from tui.session.calls import CannotTakeCalls
 from tui.session.client import PasswordRefused
 
 if TYPE_CHECKING:
@@ -212,6 +213,8 @@ class SwitchboardApp(App[None]):
     async def _place_call(self, jid: str, video: bool) -> None:
         try:
             await self.session.calls.call(jid, video=video)
+        except CannotTakeCalls as error:
+            self.notify(str(error), title="Call", severity="warning")
         except Exception as error:  # gathering or signalling failed: say so, never a traceback
             self.notify(f"The call could not start: {error}", title="Call", severity="error")
 

@@ -120,6 +120,17 @@ class MediaSources:
         return list_screens()
 
 
+class CannotTakeCalls(Exception):
+    """Every device of the contact online now says it takes no calls."""
+
+    def __init__(self, jid: str, devices: list[str]) -> None:
+        self.jid = jid
+        self.devices = devices
+        super().__init__(f"{jid} cannot take calls: no device of it online "
+                         f"({', '.join(devices)}) supports Jingle audio calls (XEP-0167). "
+                         "Send a message instead.")
+
+
 class CallService:
     """The calls of one session."""
 
@@ -201,7 +212,12 @@ class CallService:
     # ------------------------------------------------------------------ actions
 
     async def call(self, jid: str, *, video: bool = False) -> CallInfo:
-        """Call every device of ``jid``."""
+        """Call every device of ``jid``; :class:`CannotTakeCalls` when each of its devices
+        online is known not to take calls (an offline contact is called: its devices ring if
+        they come online while the call rings)."""
+        online, taking = await self._jingle.devices_for_calls(JID(jid).bare)
+        if online and not taking:
+            raise CannotTakeCalls(JID(jid).bare, [device.resource for device in online])
         audio, note = self.sources.microphone()
         camera = None
         if video:

@@ -59,7 +59,9 @@ from .stanza import NS_JMI, Jingle, jmi_element, jmi_of, store_hint
 log = logging.getLogger(__name__)
 
 NS_EXTDISCO = "urn:xmpp:extdisco:2"
-FEATURES = (NS_JINGLE, NS_RTP, "urn:xmpp:jingle:apps:rtp:audio", "urn:xmpp:jingle:apps:rtp:video",
+AUDIO_CALLS = "urn:xmpp:jingle:apps:rtp:audio"
+"""What a device that takes audio calls announces (XEP-0167 §11)."""
+FEATURES = (NS_JINGLE, NS_RTP, AUDIO_CALLS, "urn:xmpp:jingle:apps:rtp:video",
             NS_ICE, NS_DTLS, NS_JMI, NS_RTCP_FB, NS_HDREXT, NS_GROUPING, NS_SSMA, NS_RTP_INFO)
 
 
@@ -157,6 +159,29 @@ class JinglePlugin(BasePlugin):  # type: ignore[misc]
         if not jmi:
             await call.initiate()
         return call
+
+    async def devices_for_calls(self, peer: JID | str, *, timeout: float = 5.0
+                                ) -> tuple[list[JID], list[JID]]:
+        """``(online, taking)``: the devices of ``peer`` online now, and those of them that take
+        audio calls — they announce ``urn:xmpp:jingle:apps:rtp:audio`` (XEP-0167), as
+        Conversations decides before it offers a call. Features come from the entity-caps cache
+        (XEP-0115) or a disco#info query; a device that does not answer that within ``timeout``
+        counts as taking calls, so only devices known not to can stop a call."""
+        bare = JID(peer).bare
+        roster = getattr(self.xmpp, "client_roster", None)
+        resources = roster.presence(bare) if roster is not None and bare in roster else {}
+        online = [JID(f"{bare}/{resource}") for resource in resources if resource]
+        disco = self.xmpp.plugin["xep_0030"]
+
+        async def takes_calls(device: JID) -> bool:
+            try:
+                info = await disco.get_info(jid=device, cached=True, timeout=timeout)
+            except (IqError, IqTimeout):
+                return True
+            return AUDIO_CALLS in info["disco_info"]["features"]
+
+        answers = await asyncio.gather(*(takes_calls(device) for device in online))
+        return online, [device for device, yes in zip(online, answers, strict=True) if yes]
 
     async def ice_configuration(self) -> tuple[list[RTCIceServer], RTCIceTransportPolicy]:
         """STUN/TURN servers for a new call (XEP-0215, fetched per call) and the ICE policy."""
