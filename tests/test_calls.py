@@ -114,10 +114,12 @@ async def test_hold_stops_media_both_ways_and_unhold_resumes(pair, phone) -> Non
     at_bob = AudioProbe(await incoming.wait_remote_track("audio"))
     at_alice = AudioProbe(await outgoing.wait_remote_track("audio"))
     await at_bob.wait_frames(10)
+    assert at_bob.level() > 0.05
 
     await outgoing.hold()
     await until(incoming, lambda c: c.remote_hold)
     assert await quiet(at_bob) and await quiet(at_alice)
+    assert at_bob.level() == 0.0 and at_alice.level() == 0.0  # the meters fall, not freeze
 
     await outgoing.unhold()
     await until(incoming, lambda c: not c.remote_hold)

@@ -180,6 +180,8 @@ class TrackReader:
     def __init__(self, track: MediaStreamTrack) -> None:
         self.track = track
         self.frames = 0
+        self.last_frame_at: float | None = None
+        """``time.monotonic()`` when the last frame came."""
         self._changed = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 
@@ -194,6 +196,7 @@ class TrackReader:
                 assert isinstance(frame, AudioFrame | VideoFrame)
                 self.consume(frame)
                 self.frames += 1
+                self.last_frame_at = time.monotonic()
                 self._changed.set()
 
     async def wait_frames(self, count: int, timeout: float = 10.0) -> None:
@@ -267,7 +270,10 @@ class AudioProbe(TrackReader):
         return float((i + shift) * SAMPLE_RATE / data.size)
 
     def level(self, seconds: float = 0.2) -> float:
-        """RMS level of the last ``seconds``, 0 … 1 of full scale."""
+        """RMS level of the last ``seconds``, 0 … 1 of full scale; 0 when no frame came in that
+        time (the call is on hold, the peer stopped sending), not the level before."""
+        if self.last_frame_at is None or time.monotonic() - self.last_frame_at > seconds:
+            return 0.0
         data = self.recent(seconds).astype(np.float64)
         return float(np.sqrt(np.mean(data ** 2)) / 32768) if data.size else 0.0
 
