@@ -9,6 +9,8 @@ import contextlib
 
 import pytest
 from slixmpp.xmlstream import ET
+from textual._xterm_parser import XTermParser
+from textual.events import Key
 
 from tui.app import SwitchboardApp
 from tui.screens.call import IncomingCall
@@ -16,6 +18,7 @@ from tui.screens.card import initials
 from tui.session import Show
 from tui.settings import NO_SPEAKER, TEST_TONE, CallSettings, ClientSettings
 from tui.widgets.call import CallPanel, VideoView
+from tui.widgets.chat import Composer
 from tui.widgets.roster import RosterList
 from xmpp_components.plugins.jingle import CallState
 from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack
@@ -56,13 +59,14 @@ async def ringing_window(app: SwitchboardApp, watch: SessionWatcher, pilot) -> N
     assert isinstance(app.screen, IncomingCall)
 
 
-async def f8_on_contact(app: SwitchboardApp, pilot, watch: SessionWatcher, jid: str) -> None:
-    """Once ``jid`` is online, highlight them in alice's contact list and press F8."""
+async def f8_on_contact(app: SwitchboardApp, pilot, watch: SessionWatcher, jid: str,
+                        key: str = "f8") -> None:
+    """Once ``jid`` is online, highlight them in alice's contact list and press F8 (or ``key``)."""
     await watch.until(lambda: app.session.contacts[jid].show is Show.AVAILABLE, what="online")
     roster = app.screen.query_one(RosterList)
     roster.focus()
     roster.highlighted = roster.get_option_index(jid)
-    await pilot.press("f8")
+    await pilot.press(key)
 
 
 async def publish_card(client, name: str, number: str) -> None:
@@ -120,6 +124,9 @@ async def test_an_incoming_call_shows_the_caller_then_f8_answers_and_the_keys_wo
         await at_bob.wait_frames(60)
         assert abs(at_bob.peak_frequency(1.0) - 440) <= 5  # alice's test tone
 
+        app.main_screen.open_conversation(bob.jid.bare)  # the call keys work while typing too
+        await pilot.pause()
+        assert isinstance(app.focused, Composer)
         await pilot.press("f7")
         await until(outgoing, lambda c: "audio" in c.remote_muted)
         await pilot.press("f7")
@@ -175,6 +182,39 @@ async def test_f8_on_a_contact_whose_devices_take_no_calls_says_so_and_proposes_
         session.send_chat(bob.boundjid.bare, "after the call that was not placed")
         first = await asyncio.wait_for(bob.inbox.get(), 10)  # one stream: a propose would be first
         assert first["body"] == "after the call that was not placed"
+
+
+async def test_shift_f8_as_terminals_send_it_places_a_video_call(pair, phone,
+                                                                stack_settings) -> None:
+    """xterm, tmux and GNOME Terminal send Shift+F8 as ESC [19;2~, which Textual reads as F20,
+    not as shift+f8: the key goes through Textual's own parser, then to the app."""
+    keys = [m.key for m in XTermParser().feed("\x1b[19;2~") if isinstance(m, Key)]
+    assert len(keys) == 1
+    alice_account, bob_account = pair
+    async with alice_online(alice_account, stack_settings, (100, 32)) as (app, pilot, watch):
+        bob = await phone(bob_account)
+        await f8_on_contact(app, pilot, watch, bob.jid.bare, key=keys[0])
+        incoming = await bob.ringing()
+        assert incoming.media == ("audio", "video")
+        await incoming.reject()
+        await watch.until(lambda: not app.session.calls.calls, what="call over")
+
+
+async def test_shift_f8_in_the_incoming_call_window_answers_with_the_camera(
+        pair, phone, stack_settings) -> None:
+    """The window holds the keys while it is up: Shift+F8 there answers too (it used to do
+    nothing, the main screen's binding being out of reach under the window)."""
+    alice_account, bob_account = pair
+    async with alice_online(alice_account, stack_settings, (100, 32)) as (app, pilot, watch):
+        bob = await phone(bob_account)
+        outgoing = await bob.jingle.call(alice_account.jid.bare, audio=ToneTrack(660),
+                                         video=TestPatternTrack())
+        await ringing_window(app, watch, pilot)
+        await pilot.press("shift+f8")
+        assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+        assert await outgoing.wait_remote_track("video") is not None  # alice's (test) camera
+        await outgoing.hangup()
+        await watch.until(lambda: not app.session.calls.calls, what="call over")
 
 
 async def test_a_video_call_shows_the_peer_s_picture(pair, phone, stack_settings) -> None:

@@ -153,6 +153,8 @@ class SwitchboardApp(App[None]):
         def decided(choice: str | None) -> None:
             if choice == "answer":
                 self.run_worker(self.session.calls.answer(), group="calls")
+            elif choice == "answer-with-camera":
+                self.run_worker(self.session.calls.answer(video=True), group="calls")
             elif choice == "decline":
                 self.run_worker(self.session.calls.hangup(), group="calls")
 

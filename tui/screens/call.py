@@ -1,9 +1,9 @@
 """The incoming-call window: who calls — name, address, phone number, initials — before answering.
 
-F8 answers (with the camera for a video call), F9 declines, as in the ProCall guide; Esc only
-closes the window, and the call keeps ringing in the call panel. The terminal bell rings every two
-seconds while the window is open. The window closes by itself when the call stops ringing here
-(cancelled, or answered on another device).
+F8 answers (with the camera for a video call), Shift+F8 answers with the camera, F9 declines, as
+in the ProCall guide; Esc only closes the window, and the call keeps ringing in the call panel.
+The terminal bell rings every two seconds while the window is open. The window closes by itself
+when the call stops ringing here (cancelled, or answered on another device).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ RING_EVERY = 2.0
 
 
 class IncomingCall(SessionView, ModalScreen[str | None]):
-    """Ask the user about a call that rings here; dismissed with "answer", "decline" or None."""
+    """Ask the user about a call that rings here; dismissed with "answer", "answer-with-camera",
+    "decline" or None."""
 
     DEFAULT_CSS = """
     IncomingCall { align: center top; }
@@ -36,6 +37,7 @@ class IncomingCall(SessionView, ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("f8", "answer", "Answer"),
+        Binding("shift+f8", "answer_with_camera", "Answer with camera", show=False),
         Binding("f9", "decline", "Decline"),
         Binding("escape", "close", "Close (keeps ringing)"),
     ]
@@ -90,6 +92,10 @@ class IncomingCall(SessionView, ModalScreen[str | None]):
 
     def action_answer(self) -> None:
         self.dismiss("answer")
+
+    def action_answer_with_camera(self) -> None:
+        """Shift+F8, as on the main screen: answer and send the camera, for an audio call too."""
+        self.dismiss("answer-with-camera")
 
     def action_decline(self) -> None:
         self.dismiss("decline")
