@@ -210,6 +210,7 @@ async def test_shift_f8_in_the_incoming_call_window_answers_with_the_camera(
         outgoing = await bob.jingle.call(alice_account.jid.bare, audio=ToneTrack(660),
                                          video=TestPatternTrack())
         await ringing_window(app, watch, pilot)
+        assert "Video call with" in panel_text(app) and "camera off" not in panel_text(app)
         await pilot.press("shift+f8")
         assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
         assert await outgoing.wait_remote_track("video") is not None  # alice's (test) camera

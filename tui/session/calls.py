@@ -182,7 +182,8 @@ class CallService:
             duration=call.duration, answered=call.answered_at is not None,
             on_hold=call.local_hold or call.remote_hold, held_by_peer=call.remote_hold,
             muted="audio" in call.local_muted, camera_off="video" in call.local_muted
-            or ("video" in call.media and "video" not in call.local_tracks),
+            or ("video" in call.media and "video" not in call.local_tracks
+                and (call.outgoing or call.state is not CallState.RINGING)),  # none yet: not off
             peer_muted="audio" in call.remote_muted, ended=_describe_end(call),
             round_trip_ms=quality.round_trip_ms if quality else None,
             loss=quality.loss if quality else 0.0, codecs=dict(call.codecs),
