@@ -7,6 +7,7 @@ send; each handler must match exactly the stanzas it matches without its gate.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -105,9 +106,19 @@ STANZAS = {
 }
 
 
+# an unawaited coroutine (a slixmpp task left on a loop that never runs it) fails these tests
+pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"),
+              pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")]
+
+
 @pytest.fixture(scope="module")
-def stream() -> Any:
-    """The client's stream as a session builds it, with every service's handlers."""
+async def stream() -> Any:
+    """The client's stream as a session builds it, with every service's handlers.
+
+    Built in the running loop, as ``ChatSession.start`` builds it: the stream takes the loop it is
+    built in, and the services' ``+notify`` interests each schedule an entity-caps update there
+    (XEP-0163 ``add_interest``); a stream built outside a loop leaves those on a loop that is closed
+    without running them ("coroutine 'XEP_0115.update_caps' was never awaited")."""
     importlib.import_module("xmpp_components.plugins.jingle")  # as ChatSession.start does
     session = ChatSession(Account(ME, "secret", resource="sb"))
     stream = _Stream(session.account)
@@ -115,6 +126,17 @@ def stream() -> Any:
                     session.typing):
         service.attach(stream)
     return stream
+
+
+async def test_the_stream_runs_its_caps_updates_in_the_loop_it_was_built_in(stream: Any) -> None:
+    assert stream.loop is asyncio.get_running_loop()
+    updates = [task for task in asyncio.all_tasks()
+               if getattr(task.get_coro(), "__qualname__", "") == "XEP_0115.update_caps"]
+    await asyncio.wait_for(asyncio.gather(*updates), 5)
+    ver = await stream.plugin["xep_0115"].get_verstring(stream.boundjid)
+    info = await stream.plugin["xep_0030"].get_info(stream.boundjid, local=True)
+    assert ver == stream.plugin["xep_0115"].generate_verstring(info, "sha-1")
+    assert "urn:xmpp:bookmarks:1+notify" in info["features"]  # the interests are in the hash
 
 
 def _matches(stream: Any, xml: str, gated: bool) -> list[str]:
