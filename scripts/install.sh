@@ -53,22 +53,24 @@ add_backports() {
   local d=/etc/apt/sources.list.d
   if grep -rqs "bookworm-backports" /etc/apt/sources.list $d/ 2>/dev/null; then return; fi
   if [ -f $d/debian.sources ]; then
-    # copy the stanza of the main archive (not debian-security) with the suite changed
-    as_root python3 - "$d/debian.sources" "$d/backports.sources" <<'PY'
-import sys
-src, dst = sys.argv[1], sys.argv[2]
-stanzas = [s for s in open(src).read().split("\n\n") if s.strip()]
-for stanza in stanzas:
-    lines = stanza.strip().splitlines()
-    fields = {l.split(":", 1)[0]: l.split(":", 1)[1].strip() for l in lines if ":" in l and not l.startswith("#")}
-    if "debian-security" in fields.get("URIs", "") or "bookworm" not in fields.get("Suites", ""):
-        continue
-    out = [("Suites: bookworm-backports" if l.startswith("Suites:") else l) for l in lines if not l.startswith("#")]
-    open(dst, "w").write("\n".join(out) + "\n")
-    break
-else:
-    sys.exit("no main Debian archive stanza in " + src)
-PY
+    # copy the stanza of the main archive (not debian-security) with the suite changed; in awk,
+    # not python3: a minimal Debian 12 (the container image) has deb822 sources and no python3 yet
+    local stanza
+    stanza=$(awk -v RS= '
+      { n = split($0, lines, "\n"); out = ""; uris = ""; suites = ""
+        for (i = 1; i <= n; i++) {
+          l = lines[i]
+          if (l ~ /^#/) continue
+          if (l ~ /^URIs:/) uris = l
+          if (l ~ /^Suites:/) { suites = l " "; l = "Suites: bookworm-backports" }
+          out = out l "\n"
+        }
+        if (uris !~ /debian-security/ && suites ~ /[ \t]bookworm[ \t]/) { printf "%s", out; found = 1; exit }
+      }
+      END { if (!found) exit 1 }' "$d/debian.sources") || {
+      echo "install: no stanza of the main Debian archive (Suites: bookworm) in $d/debian.sources;" \
+           "add bookworm-backports to the apt sources by hand and run this again" >&2; exit 1; }
+    printf '%s\n' "$stanza" | as_root tee "$d/backports.sources" >/dev/null
   elif [ -f /etc/apt/sources.list ]; then
     local line
     line=$(grep -E '^deb\s' /etc/apt/sources.list | grep -v security | grep -E '\sbookworm\s' | head -n1)
