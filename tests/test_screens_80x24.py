@@ -16,15 +16,18 @@ from keyring.backends import fail
 from textual.containers import ScrollableContainer
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, OptionList, SelectionList, Static
+from textual.widgets._footer import FooterKey
 
 from tui.app import SwitchboardApp
 from tui.screens.room_dialogs import GroupPicker
 from tui.settings import ClientSettings, FileSettings
+from tui.widgets.key_footer import KeyFooter
 
 from .conftest import session_account
 from .test_av_settings import null_audio  # noqa: F401, F811 (fixture: PortAudio on ALSA null devices)
 from .test_conversation_tools_tui import fill_demo_index
-from .test_rooms_tui import open_room, room_demo_app
+from .test_conversation_tui import conversation_app, open_and_pick
+from .test_rooms_tui import ROOM, open_room, room_demo_app
 from .test_snapshots import T0, _call, demo_app, open_bob, populate, utc  # noqa: F401 (utc: fixture)
 from .watch import SessionWatcher
 
@@ -273,6 +276,57 @@ def cut_off(screen: Widget) -> list[str]:
     return problems
 
 
+def drawn_footer(app: SwitchboardApp) -> Footer | None:
+    """The key line at the terminal's bottom: the top screen's, or under a window the one of the
+    screen below."""
+    return next((f for screen in reversed(app.screen_stack) for f in screen.query(Footer)), None)
+
+
+async def key_line_settled(pilot, wanted: tuple[str, ...] = ()) -> None:
+    """Wait until the key line shows ``wanted`` and has its keys laid out: it composes them anew a
+    frame after the keys that apply change, and places them a frame or more later (on a busy
+    machine, several)."""
+    for _ in range(100):
+        footer = drawn_footer(pilot.app)
+        if footer is None or not footer.display:
+            return
+        keys = list(footer.query(FooterKey))
+        if keys and all(key.region.area for key in keys) and set(wanted) <= set(footer_keys(pilot.app)):
+            return
+        await pilot.pause(0.05)
+
+
+def footer_problems(app: SwitchboardApp, *, busy: bool = False) -> list[str]:
+    """What is wrong with the key line at the terminal's bottom: a key cut off or behind the
+    palette key; and, unless the client is ``busy`` (a call, a transfer: keys of the moment come
+    first), a key left out."""
+    footer = drawn_footer(app)
+    if footer is None or not footer.display:
+        return []
+    width, height = app.size
+    keys = list(footer.query(FooterKey))
+    palette = [key for key in keys if key.has_class("-command-palette")]
+    problems = [] if len(palette) == 1 and palette[0].region.right <= width else ["no palette key"]
+    edge = palette[0].region.x if palette else width
+    for key in keys:
+        text = f"{key.key_display} {key.description}".strip()
+        region = key.region
+        if key not in palette and (region.right > edge or region.width < len(text)
+                                   or region.y != height - 1):
+            problems.append(f"{text!r} is cut off: {region}, the palette key starts at {edge}")
+    left_out = footer.left_out if isinstance(footer, KeyFooter) else []
+    if left_out and not busy:
+        problems.append(f"no room for {left_out}")
+    return problems
+
+
+def footer_keys(app: SwitchboardApp) -> list[str]:
+    """The keys the bottom line shows, as they read (``f2 Presence``)."""
+    footer = drawn_footer(app)
+    return [] if footer is None else [f"{key.key_display} {key.description}"
+                                      for key in footer.query(FooterKey)]
+
+
 @pytest.mark.parametrize("name", sorted(SCREENS))
 async def test_nothing_is_cut_off_at_80x24(name: str) -> None:
     make, opener = SCREENS[name]
@@ -280,9 +334,146 @@ async def test_nothing_is_cut_off_at_80x24(name: str) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await opener(pilot)
         assert cut_off(app.screen) == [], name
+        await key_line_settled(pilot)
+        assert footer_problems(app) == [], name
         if name.startswith("login"):  # what went wrong is read first, not below the fold
             message = app.screen.query_one("#login-message")
             assert not message.region.area or message.region.bottom <= SIZE[1]
+
+
+async def upload(pilot, to: str) -> None:
+    """An upload to ``to`` begins, as the session announces one."""
+    from tui.session.files import Transfer
+
+    pilot.app.session.files._begin(Transfer("t1", True, to, "budget 2027.xlsx", 3_200_000,
+                                            path=Path("/home/alice/budget 2027.xlsx")))
+    await pilot.pause()
+
+
+async def call_comes_in(pilot, *, answered: bool) -> None:
+    """Bob's call as the call stack tracks one (no server here): ringing, or being connected."""
+    from slixmpp import JID
+
+    from xmpp_components.plugins.jingle import CallState
+    from xmpp_components.plugins.jingle.call import Call
+
+    call = Call(None, "s1", JID("bob@localhost/phone"), outgoing=False, media=("audio",), jmi=True)
+    if answered:
+        call.state = CallState.CONNECTING
+    pilot.app.session.calls._track(call)
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def room_panel(pilot) -> None:
+    await open_room(pilot)
+    await pilot.press("f5")
+    await pilot.pause()
+
+
+async def room_upload(pilot) -> None:
+    await open_room(pilot)
+    await upload(pilot, ROOM)
+
+
+async def bob_upload(pilot) -> None:
+    await open_bob(pilot)
+    await upload(pilot, "bob@localhost")
+
+
+MODES: dict[str, tuple[Callable[[], SwitchboardApp], Opener, tuple[str, ...]]] = {
+    "contacts": (demo_app, populate, ("n New room", "f2 Presence", "f3 Journal")),
+    "conversation": (demo_app, open_bob, ("^t Send file", "f2 Presence", "f3 Journal")),
+    "message_picked": (conversation_app, open_and_pick, ("r Reply", "+ React", "e Edit",
+                                                          "del Retract")),
+    "room": (room_demo_app, open_room, ("f5 Room", "^t Send file")),
+    "room_panel": (room_demo_app, room_panel, ("a Add", "x Remove", "r Rename", "l Leave",
+                                               "esc Back")),
+    "upload": (demo_app, bob_upload, ("^t Send file", "^g Cancel transfer")),
+    "room_upload": (room_demo_app, room_upload, ("f5 Room", "^t Send file", "^g Cancel transfer")),
+    "journal": (demo_app, lambda pilot: journal(pilot), ("t Today", "w Week", "m Month", "k Type",
+                                                         "x Missed")),
+    "search": (demo_app, search, ("esc Back",)),
+}
+"""Each screen and mode with a key line, with the keys it must show at 80 columns whatever else
+goes on (a mode shows its own keys instead of the screen's)."""
+CALLS = {"no call": ("f8 Call",), "ringing": ("f8 Answer", "f9 Hang up"),
+         "in a call": ("f9 Hang up", "f7 Mute", "f6 Hold")}
+"""The call keys each moment of a call shows."""
+
+
+@pytest.mark.parametrize("moment", sorted(CALLS))
+@pytest.mark.parametrize("mode", sorted(MODES))
+async def test_key_line_fits_at_80x24(mode: str, moment: str) -> None:
+    make, opener, wanted = MODES[mode]
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await opener(pilot)
+        if moment != "no call":
+            await call_comes_in(pilot, answered=moment == "in a call")
+        await key_line_settled(pilot, wanted + CALLS[moment])
+        busy = moment != "no call" or "upload" in mode
+        assert footer_problems(app, busy=busy) == [], footer_keys(app)
+        shown = footer_keys(app)
+        assert [key for key in wanted + CALLS[moment] if key not in shown] == [], shown
+        assert shown[-1] == "^p palette"
+
+
+async def test_the_journal_fits_80_columns_and_is_whole_when_wider() -> None:
+    from textual.widgets import DataTable
+
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await journal(pilot, "down", "down")
+        table = app.screen.query_one(DataTable)
+
+        def row(index: int) -> list[str]:
+            return [str(cell) for cell in table.get_row_at(index)]
+
+        def labels() -> list[str]:
+            return [str(column.label) for column in table.ordered_columns]
+
+        assert table.max_scroll_x == 0  # nothing out of sight to the right
+        assert labels() == ["Time", "Type", "Contact", "Duration", "Preview", "✎"]
+        assert row(0)[1:] == ["→ planned", "+49301234567", "planned", "Call back about the con…", ""]
+        assert row(1)[1] == "→ video" and row(1)[-1] == "✎"
+        highlighted = row(table.cursor_row)
+
+        await pilot.resize_terminal(120, 24)
+        await key_line_settled(pilot)
+        assert labels() == ["Time", "Type", "Dir", "Contact", "Duration", "Preview", "✎"]
+        assert row(0)[1:] == ["planned", "→", "+49301234567", "planned", "Call back about the contract",
+                              ""]
+        assert row(table.cursor_row)[0] == highlighted[0]  # the same entry, laid out anew
+        assert footer_problems(app) == [] and "esc Back" not in footer_keys(app)
+
+
+async def test_the_journal_keys_off_the_key_line_are_in_the_palette() -> None:
+    from textual.binding import Binding
+
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await journal(pilot)
+        screen = app.screen
+        helps = " ".join(help_text.lower() for _title, help_text, _do in screen.journal_commands())
+        for binding in Binding.make_bindings(screen.BINDINGS):
+            assert f"({app.get_key_display(binding).lower()})" in helps, binding
+        await palette(pilot, "Journal: group")
+        assert screen.grouping == "day"
+
+
+async def test_the_key_line_shows_more_when_the_terminal_widens() -> None:
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_bob(pilot)
+        await call_comes_in(pilot, answered=True)
+        await key_line_settled(pilot, CALLS["in a call"])
+        assert "^f Search" not in footer_keys(app)
+        assert app.main_screen.query_one(KeyFooter).left_out == ["^f Search"]
+        await pilot.resize_terminal(100, 24)
+        await key_line_settled(pilot, ("^f Search",))
+        assert footer_keys(app) == ["^t Send file", "f2 Presence", "f3 Journal", "^f Search",
+                                    "f9 Hang up", "f7 Mute", "f6 Hold", "^p palette"]
 
 
 async def test_room_from_a_contact_group_by_keys(pair, raw_client, stack_settings):

@@ -47,9 +47,9 @@ class SwitchboardApp(App[None]):
         Binding("f8", "call_or_answer", "Call"),
         Binding("shift+f8", "video_call", "Video call", show=False),
         Binding("f9", "hang_up", "Hang up"),
-        Binding("f7", "mute", "Mute"),
-        Binding("f6", "hold", "Hold"),
-        Binding("f4", "camera", "Camera", show=False),
+        Binding("f7", "mute", "Mute", priority=True),  # before the message box's F7/F6 (select
+        Binding("f6", "hold", "Hold", priority=True),  # all / line), which keep them with no call
+        Binding("f4", "camera", "Camera", show=False, priority=True),
     ]
 
     def __init__(self, account: Account | None, *, autoconnect: bool = True,

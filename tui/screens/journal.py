@@ -10,18 +10,22 @@ refreshing.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, SelectionList, Static
+from textual.widgets import DataTable, Input, SelectionList, Static
 
 from tui.messages import SessionUpdate, SessionView
 from tui.session import ChatSession, events
 from tui.session.journal import JournalError, JournalRow
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.roster import presence_dot
+
+from .commands import ActionCommands, Command
 
 KIND_STYLES = {"chat": "cyan", "groupchat": "blue", "audio": "green", "video": "green",
                "screen": "green", "call": "yellow", "planned": "magenta"}
@@ -48,6 +52,64 @@ def _duration(row: JournalRow) -> Text:
         return Text("planned", style="yellow")
     minutes, seconds = divmod(row.duration, 60)
     return Text(f"{minutes}:{seconds:02d}")
+
+
+PADDING = 2
+"""Columns a table cell's padding takes."""
+CONTACT_WIDTH = 16
+"""The widest contact cell of a table narrowed to the terminal; longer ones end in an ellipsis."""
+PREVIEW_WIDTH = 12
+"""The narrowest preview cell: below that the table scrolls sideways rather than say nothing."""
+NARROW_KIND_LABELS = {"groupchat": "room", "screen share": "screen"}
+"""Shorter names of kinds for a narrowed table."""
+HEADING, SHORT_HEADING = "heading", "short heading"
+"""Where a group heading line keeps its text, in full and for a narrowed table."""
+
+
+def cell_width(cell: Text | str) -> int:
+    """Columns ``cell`` takes in the table."""
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+
+
+def fitted(cell: Text | str, width: int | None) -> Text | str:
+    """``cell`` ending in an ellipsis where it is wider than ``width`` (None: any width)."""
+    if width is None or cell_width(cell) <= width:
+        return cell
+    text = cell.copy() if isinstance(cell, Text) else Text(cell)
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def narrowed(keys: list[str], labels: dict[str, str], lines: list[dict[str, Text | str]],
+             room: int) -> tuple[list[str], dict[str, int]]:
+    """The columns to show and the widths of those that must be narrower for the table to fit in
+    ``room`` columns (none when the full table fits). Narrowed, the direction arrow moves in front
+    of the type (``→ video``, one column less), contacts are cut at :data:`CONTACT_WIDTH` and the
+    preview gets what is left; ``lines`` change to match."""
+
+    def natural(key: str) -> int:
+        return max([cell_width(labels[key])] + [cell_width(cells.get(key, "")) for cells in lines])
+
+    headings = [cell_width(cells[HEADING]) for cells in lines if HEADING in cells]
+    full = [max([natural(key)] + (headings if key == keys[0] else [])) for key in keys]
+    if sum(width + PADDING for width in full) <= room:
+        return keys, {}
+    if "kind" in keys and "dir" in keys:
+        for cells in lines:
+            if "kind" in cells:
+                kind = cells["kind"]
+                assert isinstance(kind, Text)
+                label = NARROW_KIND_LABELS.get(kind.plain, kind.plain)
+                cells["kind"] = Text.assemble(cells.pop("dir"), " ", Text(label, style=kind.style))
+        keys = [key for key in keys if key != "dir"]
+    widths = {}
+    if "contact" in keys:
+        widths["contact"] = min(natural("contact"), CONTACT_WIDTH)
+    if "preview" in keys:
+        rest = room - sum(widths.get(key, natural(key)) + PADDING for key in keys if key != "preview")
+        widths["preview"] = max(PREVIEW_WIDTH, min(natural("preview"), rest - PADDING))
+    widths.setdefault(keys[0], natural(keys[0]))  # group headings are cut to the first column
+    return keys, widths
 
 
 class ColumnsDialog(ModalScreen[list[tuple[str, str, bool]] | None]):
@@ -110,6 +172,14 @@ class NoteDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class JournalCommands(ActionCommands):
+    """Every key of the journal, by name, in the command palette."""
+
+    def commands(self) -> list[Command]:
+        screen = self.screen
+        return screen.journal_commands() if isinstance(screen, JournalScreen) else []
+
+
 class JournalScreen(SessionView, Screen[None]):
     """My journal."""
 
@@ -124,18 +194,20 @@ class JournalScreen(SessionView, Screen[None]):
     NoteDialog #note-dialog { width: 60; height: 5; border: tall $accent; background: $surface; }
     """
 
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("f5", "refresh_journal", "Refresh"),
+    COMMANDS = {JournalCommands}
+    BINDINGS = [  # the footer (80 columns) shows the filters, search and note; all are in the palette
+        Binding("escape", "app.pop_screen", "Back", show=False),  # Esc is known
+        Binding("f5", "refresh_journal", "Refresh", show=False),  # entries come by themselves
         Binding("t", "period('t')", "Today"), Binding("y", "period('y')", "Yesterday", show=False),
         Binding("w", "period('w')", "Week"), Binding("m", "period('m')", "Month"),
         Binding("a", "period('a')", "All", show=False),
         Binding("k", "next_kind", "Type"), Binding("x", "missed", "Missed"),
-        Binding("g", "next_grouping", "Group"),
+        Binding("slash", "search", "Search"), Binding("n", "note", "Note"),
+        Binding("g", "next_grouping", "Group", show=False),
         Binding("o", "whose", "Whose", show=False),
         Binding("c", "columns", "Columns", show=False),
-        Binding("slash", "search", "Search"), Binding("n", "note", "Note"),
-        Binding("e", "export('csv')", "CSV"), Binding("h", "export('html')", "HTML", show=False),
+        Binding("e", "export('csv')", "CSV", show=False),
+        Binding("h", "export('html')", "HTML", show=False),
     ]
 
     def __init__(self, session: ChatSession, rows: list[JournalRow] | None = None) -> None:
@@ -153,13 +225,14 @@ class JournalScreen(SessionView, Screen[None]):
         self.whose = ""  # "" (mine), "user@domain" or "group:Name"
         self.columns: list[tuple[str, str, bool]] = [(key, label, True) for key, label in COLUMNS]
         self.last_export = ""
+        self._laid_out_for = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="journal-filters")
         yield Input(placeholder="Search previews and notes, Enter to apply", id="journal-search")
         yield DataTable(id="journal-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="journal-detail")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
@@ -195,34 +268,64 @@ class JournalScreen(SessionView, Screen[None]):
         initials = "".join(part[0] for part in name.replace(".", " ").split()[:2]).upper() or "?"
         return Text.assemble(presence_dot(contact.show), " ", (f"{initials:<2}", "reverse"), " ", name)
 
-    def _fill(self) -> None:
+    def _room(self) -> int:
+        """Columns the table has for its cells and their padding, beside its scroll bar."""
         table = self.query_one(DataTable)
+        return (self.size.width or self.app.size.width) - table.styles.scrollbar_size_vertical
+
+    def _cells(self, row: JournalRow) -> dict[str, Text | str]:
+        """One entry's cells, as the full table shows them."""
+        arrow = Text("→", style="cyan") if row.direction == "out" else Text("←", style="magenta")
+        return {"time": row.start.astimezone().strftime("%d.%m. %H:%M"),
+                "kind": Text(kind_label(row.kind), style=KIND_STYLES.get(row.kind, "")),
+                "dir": arrow, "contact": self._contact(row.peer), "what": _duration(row),
+                "preview": row.preview[:80], "notes": "✎" if row.notes else ""}
+
+    def _heading(self, row: JournalRow) -> tuple[str, str] | None:
+        """The group ``row`` is under, in full and short (a day, a contact); None: no grouping."""
+        if self.grouping == "day":
+            local = row.start.astimezone()
+            return local.strftime("%A %d.%m.%Y"), local.strftime("%a %d.%m.")
+        if self.grouping == "contact":
+            contact = self.session.contacts.get(row.peer)
+            return row.peer, contact.display_name if contact else row.peer.split("@")[0]
+        return None
+
+    def _fill(self, *, keep_cursor: bool = False) -> None:
+        table = self.query_one(DataTable)
+        current = self._current() if keep_cursor else None
         table.clear(columns=True)
-        shown = [(key, label) for key, label, visible in self.columns if visible]
-        for key, label in shown:
-            table.add_column(label, key=key)
-        keys = [key for key, _ in shown]
+        labels = {key: label for key, label, _ in self.columns}
+        keys = [key for key, _, visible in self.columns if visible]
         ordered = sorted(self.rows.values(), key=lambda r: (r.start, r.id), reverse=True)
         if self.grouping == "contact":
             ordered.sort(key=lambda r: r.peer)  # stable: newest first within a contact
+        lines: list[tuple[str, dict[str, Text | str]]] = []
         group = None
         for row in ordered:
-            local = row.start.astimezone()
-            heading = (local.strftime("%A %d.%m.%Y") if self.grouping == "day"
-                       else row.peer if self.grouping == "contact" else None)
-            if heading is not None and heading != group:
-                group = heading
-                table.add_row(Text(heading, style="bold underline"), *([""] * (len(keys) - 1)),
-                              key=f"group:{heading}")
-            arrow = Text("→", style="cyan") if row.direction == "out" else Text("←", style="magenta")
-            cells = {"time": local.strftime("%d.%m. %H:%M"),
-                     "kind": Text(kind_label(row.kind), style=KIND_STYLES.get(row.kind, "")),
-                     "dir": arrow,
-                     "contact": self._contact(row.peer), "what": _duration(row),
-                     "preview": row.preview[:80], "notes": "✎" if row.notes else ""}
-            table.add_row(*(cells[key] for key in keys), key=str(row.id))
+            heading = self._heading(row)
+            if heading is not None and heading[0] != group:
+                group = heading[0]
+                lines.append((f"group:{group}", {HEADING: heading[0], SHORT_HEADING: heading[1]}))
+            lines.append((str(row.id), self._cells(row)))
+        keys, widths = narrowed(keys, labels, [cells for _, cells in lines], self._room())
+        for key in keys:
+            table.add_column(labels[key], key=key, width=widths.get(key))
+        for row_key, cells in lines:
+            if HEADING in cells:
+                title = cells[SHORT_HEADING if widths else HEADING]
+                cells = {keys[0]: Text(str(title), style="bold underline")}
+            table.add_row(*(fitted(cells.get(key, ""), widths.get(key)) for key in keys), key=row_key)
+        self._laid_out_for = self._room()
+        if current is not None:
+            table.move_cursor(row=table.get_row_index(str(current.id)))
         self._show_filters(f"{len(ordered)} of {self.total}")
         self._show_detail()
+
+    def on_resize(self) -> None:
+        """A wider or narrower terminal: the table laid out again for it (same entry highlighted)."""
+        if self.rows and self._room() != self._laid_out_for:
+            self._fill(keep_cursor=True)
 
     def _show_filters(self, status: str) -> None:
         parts = [f"journal: {self.whose or 'mine'}", f"period: {self.period}",
@@ -268,6 +371,27 @@ class JournalScreen(SessionView, Screen[None]):
             self._fill()
 
     # --- actions --------------------------------------------------------------------------------
+
+    def journal_commands(self) -> list[Command]:
+        """The journal's actions for the command palette: (title, help, callback)."""
+        periods = [(f"Journal: {name}", f"Entries of {name} ({key})",
+                    lambda key=key: self.action_period(key))
+                   for key, name in (("t", "today"), ("y", "yesterday"), ("w", "this week"),
+                                     ("m", "this month"), ("a", "all time"))]
+        return [*periods,
+                ("Journal: next type", "Chats, rooms, calls, … in turn (k)", self.action_next_kind),
+                ("Journal: missed only", "Only missed calls, or everything again (x)", self.action_missed),
+                ("Journal: search", "Search previews and notes (/)", self.action_search),
+                ("Journal: add a note", "A note on the highlighted entry (n)", self.action_note),
+                ("Journal: group", "By day, by contact, or not (g)", self.action_next_grouping),
+                ("Journal: whose", "Someone's or a group's journal, with a grant (o)", self.action_whose),
+                ("Journal: columns", "Show, hide and reorder the columns (c)", self.action_columns),
+                ("Journal: export CSV", "A download link to this period as CSV (e)",
+                 lambda: self.action_export("csv")),
+                ("Journal: export HTML", "A download link to this period as printable HTML (h)",
+                 lambda: self.action_export("html")),
+                ("Journal: refresh", "Ask the journal again (F5)", self.action_refresh_journal),
+                ("Journal: back", "Back to the contacts (Esc)", self.app.pop_screen)]
 
     def action_period(self, key: str) -> None:
         self.period = PERIODS[key]

@@ -18,10 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from tui.session import Account
 from tui.settings import AccountSettings
+from tui.widgets.key_footer import KeyFooter
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class LoginScreen(Screen[None]):
             yield Static(self.keyring_reason, id="login-keyring")
             yield Button("Log in", variant="primary", id="login-submit")
             yield Static("Tab: next field · Enter: log in · Ctrl+Q: quit", classes="hint")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#login-password" if self.saved else "#login-jid", Input).focus()

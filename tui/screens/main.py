@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 
 from tui.messages import SessionUpdate, SessionView
 from tui.session import ChatSession, Contact, Show, events
@@ -18,6 +18,7 @@ from tui.widgets.call import CallPanel, VideoView
 from tui.widgets.chat import Composer, MessageLog
 from tui.widgets.chat.compose_bar import ComposeBar
 from tui.widgets.chat.transfer_bar import TransferBar
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.presence_bar import PresenceBar
 from tui.widgets.rooms import ParticipantList
 from tui.widgets.roster import RosterList, presence_dot
@@ -48,16 +49,16 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
 
     COMMANDS = {MainCommands}
 
-    BINDINGS = [
+    BINDINGS = [  # the footer shows what fits, in this order: keys of the moment first
         Binding("escape", "focus_roster", "Contacts", show=False),  # 80 columns: Esc is known
         Binding("ctrl+o", "focus_roster", "Contacts", show=False),
+        *ROOM_BINDINGS,
+        *FILE_BINDINGS,
         Binding("f2", "presence", "Presence"),
         Binding("i", "inform", "Inform me", show=False),
         Binding("d", "card", "Details", show=False),
         Binding("h", "hide_offline", "Hide offline", show=False),
         Binding("f3", "journal", "Journal"),
-        *ROOM_BINDINGS,
-        *FILE_BINDINGS,
         *TOOL_BINDINGS,
     ]
 
@@ -84,7 +85,7 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
                 yield TransferBar(self.session, id="transfers")
                 yield ComposeBar(id="compose-bar")
                 yield Composer(id="composer", placeholder="Message (Enter sends, Alt+Enter new line)")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Composer).disabled = True

@@ -15,13 +15,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.messages import SessionUpdate, SessionView
 from tui.session import ChatSession
 from tui.session.message_index import Hit
 from tui.session.search import IndexChanged
+from tui.widgets.key_footer import KeyFooter
 
 LIMIT = 200
 """Newest matches shown."""
@@ -75,7 +76,7 @@ class SearchScreen(SessionView, Screen[Hit | None]):
                         id="search-query")
             yield Static("", id="search-status")
             yield OptionList(id="search-hits")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

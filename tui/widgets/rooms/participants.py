@@ -38,6 +38,7 @@ class ParticipantList(OptionList):
         Binding("r", "screen.rename_room", "Rename"),
         Binding("l", "screen.leave_room", "Leave"),
         Binding("p", "screen.room_picture", "Picture", show=False),
+        Binding("escape", "screen.focus_roster", "Back"),  # the panel's keys replace the screen's
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
