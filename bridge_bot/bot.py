@@ -26,6 +26,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
 from xmpp_components import slixfix
+from xmpp_components.base.background import Background
 from xmpp_components.base.reconnect import Reconnector
 
 from .config import AssistantSettings
@@ -144,7 +145,7 @@ class AssistantBot:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refused: dict[str, float] = {}
         self._bots: dict[str, bool] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self.ready = asyncio.Event()
         self.profile_published = asyncio.Event()
         """Set once its vCard, avatar and nickname are published (after each login)."""
@@ -166,8 +167,7 @@ class AssistantBot:
     async def stop(self) -> None:
         """Leave, finish nothing new, close the provider's connections."""
         await self.reconnector.stop()
-        for task in list(self._tasks):
-            task.cancel()
+        await self._background.cancel()
         if self.provider is not None:
             await self.provider.close()
 
@@ -176,7 +176,7 @@ class AssistantBot:
         self._announce()
         await self._join_bookmarked_rooms()
         self.ready.set()
-        self._spawn(self._publish_profile())
+        self._background.spawn(self._publish_profile())
         log.info("assistant %s online (%s)", self.jid.bare, self.state or "ready")
 
     def _announce(self) -> None:
@@ -258,11 +258,11 @@ class AssistantBot:
 
     def _on_direct_invite(self, message: Message) -> None:
         room = message["groupchat_invite"]["jid"]
-        self._spawn(self._invited(JID(room), message["from"]))
+        self._background.spawn(self._invited(JID(room), message["from"]))
 
     def _on_mediated_invite(self, invite: Message) -> None:
         inviter = invite["muc"]["invite"]["from"] if invite["muc"]["invite"]["from"] else invite["from"]
-        self._spawn(self._invited(invite["from"], JID(inviter)))
+        self._background.spawn(self._invited(invite["from"], JID(inviter)))
 
     async def _invited(self, room: JID, inviter: JID) -> None:
         if room.bare in self.rooms:
@@ -302,11 +302,6 @@ class AssistantBot:
 
     # --- incoming ------------------------------------------------------------------------------------
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _read(self, message: Message) -> None:
         """Behave like a person's client: mark what was read (receipts are automatic)."""
         if message.xml.find("{urn:xmpp:chat-markers:0}markable") is not None:
@@ -324,7 +319,7 @@ class AssistantBot:
             return
         self._read(message)
         where = Conversation(JID(sender.bare), "chat", user_context(sender.bare), sender.bare)
-        self._spawn(self.handle(where, message["body"].strip()))
+        self._background.spawn(self.handle(where, message["body"].strip()))
 
     def _on_groupchat(self, message: Message) -> None:
         room = message["from"].bare
@@ -341,7 +336,7 @@ class AssistantBot:
         self._read(message)
         where = Conversation(JID(room), "groupchat", room_context(room), asker, prefix=f"{nick}: ")
         # ask the occupant itself when the room hides its address (the room relays the query)
-        self._spawn(self._handle_room(where, str(real) if real else f"{room}/{nick}", nick, text))
+        self._background.spawn(self._handle_room(where, str(real) if real else f"{room}/{nick}", nick, text))
 
     async def _handle_room(self, where: Conversation, occupant: str, nick: str, text: str) -> None:
         if await self._is_bot(occupant):

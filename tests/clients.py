@@ -7,6 +7,7 @@ from typing import Any
 
 from slixmpp import ClientXMPP
 
+from xmpp_components import slixfix
 from xmpp_components.stack.settings import StackSettings
 
 
@@ -54,6 +55,5 @@ class RawClient(ClientXMPP):  # type: ignore[misc]
         await asyncio.wait_for(started, 20)
 
     async def stop(self) -> None:
-        """Disconnect and wait for the stream to close."""
-        if self.transport is not None:
-            await self.disconnect(wait=1.0)
+        """Disconnect, wait for the stream to close and end its send loop."""
+        await slixfix.close(self)

@@ -25,6 +25,7 @@ from slixmpp.plugins.xep_0319.stanza import Idle
 from slixmpp.xmlstream import register_stanza_plugin
 
 from xmpp_components import slixfix
+from xmpp_components.base.background import Background
 from xmpp_components.base.reconnect import Reconnector
 
 from . import events
@@ -132,6 +133,8 @@ class ChatSession:
         self._before_idle: Show | None = None
         self._ready: asyncio.Future[None] | None = None
         self._journal: JournalService | None = None
+        self.background = Background()
+        """What the session and its services started and nobody awaits; ended by :meth:`stop`."""
         self.rooms = RoomService(self, self._emit)
         """Chat rooms and their bookmarks (CH3)."""
         self.room_avatars = RoomAvatars(self, self._emit)
@@ -153,7 +156,6 @@ class ChatSession:
         """What I sent that the server has not acknowledged yet; what I do while offline waits here."""
         self._lost_at: dt.datetime | None = None  # when the stream dropped, until online again
         self._presence_at_drop: dict[str, dict[str, ResourcePresence]] = {}
-        self._catching_up: set[asyncio.Task[None]] = set()
         self._instance: InstanceLock | None = None
 
     # --- observing -----------------------------------------------------------------------------
@@ -274,6 +276,7 @@ class ChatSession:
             self._stream.send_presence(ptype="unavailable")
         if self._reconnector is not None:
             await self._reconnector.stop()
+        await self.background.cancel()
         self._set_state("offline")
         await self.search.close()
         await self.files.close()
@@ -298,14 +301,15 @@ class ChatSession:
         self._set_state("online")
         self.outbox.send_waiting(resumed=False)
         if self._lost_at is not None:  # a new login after a drop: fill the gap from the archive
-            task = asyncio.get_running_loop().create_task(self._catch_up(self._lost_at - CATCH_UP_SLACK))
-            self._catching_up.add(task)
-            task.add_done_callback(self._catching_up.discard)
+            self.background.spawn(self._catch_up(self._lost_at - CATCH_UP_SLACK))
             self._lost_at = None
         self._presence_at_drop.clear()
         self.rooms.on_session_start()
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
+        self.background.spawn(self._subscribe_journal())
+
+    async def _subscribe_journal(self) -> None:
         try:  # live journal updates; a stack without the journal simply has none
             await self.journal.subscribe()
         except JournalError as exc:

@@ -164,7 +164,6 @@ class FileService:
         self._uploaded: dict[str, Attachment] = {}  # download URL -> the file I sent there
         self._oob: dict[str, tuple[str, str]] = {}  # message body -> (OOB URL, description)
         self._http: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._moving: dict[str, asyncio.Task[Any]] = {}  # transfer id -> its network part
         session.subscribe(self._on_event)
 
@@ -178,9 +177,7 @@ class FileService:
         self._service = None
 
     async def close(self) -> None:
-        """Stop running transfers and close the HTTP connections."""
-        for task in list(self._tasks):
-            task.cancel()
+        """Close the HTTP connections (previews and probes ended with the session's background)."""
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -270,7 +267,7 @@ class FileService:
         self._uploaded[url] = attachment
         message = self.session.send_chat(jid, url)
         if attachment.is_image and self._settings().preview_images:
-            self._spawn(self._preview(jid, message, attachment, file))
+            self.session.background.spawn(self._preview(jid, message, attachment, file))
         return message
 
     async def _upload(self, service: UploadService, file: Path, size: int, content_type: str,
@@ -348,7 +345,7 @@ class FileService:
         if attachment is None or attachment.probed:
             return
         attachment.probed = True
-        self._spawn(self._probe(jid, message, attachment))
+        self.session.background.spawn(self._probe(jid, message, attachment))
 
     async def _probe(self, jid: str, message: ChatMessage, attachment: Attachment) -> None:
         import aiohttp
@@ -515,11 +512,6 @@ class FileService:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=TIMEOUT, sock_read=60),
                 headers={"User-Agent": "Switchboard"})
         return self._http
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _begin(self, transfer: Transfer) -> Transfer:
         self.transfers[transfer.id] = transfer

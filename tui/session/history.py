@@ -8,7 +8,6 @@ archive change the messages they name (see :mod:`tui.session.message_actions`).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -44,15 +43,12 @@ class ChatHistory:
         self._complete: set[str] = set()  # conversations whose first message is here
         self._busy: set[str] = set()
         self._wanted: set[str] = set()  # opened while offline: loaded once online
-        self._tasks: set[asyncio.Task[int]] = set()
         session.subscribe(self._on_event)
 
     def _on_event(self, event: events.SessionEvent) -> None:
         if isinstance(event, events.ConnectionChanged) and event.state == "online" and self._wanted:
             for jid in self._wanted:
-                task = asyncio.get_running_loop().create_task(self._fetch_quietly(jid))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.session.background.spawn(self._fetch_quietly(jid))
             self._wanted.clear()
 
     async def _fetch_quietly(self, jid: str) -> int:

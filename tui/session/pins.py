@@ -12,7 +12,6 @@ it (``never``). :meth:`PinService.should_notify` is what notifications ask.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -75,7 +74,6 @@ class PinService:
         self._emit = emit
         self.marks: dict[str, Marks] = {}
         """Conversation (bare JID) -> its marks; unmarked conversations are left out."""
-        self._tasks: set[asyncio.Task[None]] = set()
         self._publishing: dict[str, int] = {}  # conversation -> my publishes not answered yet
         self._heard_while_loading: set[str] | None = None
         """While :meth:`load` waits for the node: conversations whose marks a notification
@@ -196,9 +194,7 @@ class PinService:
 
     def _on_event(self, event: events.SessionEvent) -> None:
         if isinstance(event, events.ConnectionChanged) and event.state == "online":
-            task = asyncio.get_running_loop().create_task(self.load())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.session.background.spawn(self.load())
 
     async def load(self) -> None:
         """Read the 1:1 chats' marks (rooms' come with their bookmarks). A change another device

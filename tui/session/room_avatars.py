@@ -73,7 +73,6 @@ class RoomAvatars:
         self.by_room: dict[str, RoomAvatar] = {}
         """What is known of each room's picture, by room JID (absent: not looked at yet)."""
         self._looked: set[str] = set()  # rooms looked at since I entered them
-        self._tasks: set[asyncio.Task[None]] = set()
         self._reading: dict[str, asyncio.Lock] = {}  # one look at a room's picture at a time
         session.subscribe(self._on_event)
 
@@ -89,9 +88,7 @@ class RoomAvatars:
             except RoomError as exc:
                 log.info("room picture not read: %s", exc)
 
-        task = asyncio.get_running_loop().create_task(reported())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.session.background.spawn(reported())
 
     def _on_event(self, event: events.SessionEvent) -> None:
         if isinstance(event, events.RoomChanged):

@@ -9,14 +9,13 @@ autojoin, so it comes back after a restart and on the user's other devices.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from slixmpp import JID, Message, Presence
@@ -111,7 +110,6 @@ class RoomService:
         self._joining: set[str] = set()
         self._rejoin: set[str] = set()  # rooms I was in when the session or my presence went away
         self._read_sent: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._oldest: dict[str, str] = {}  # archive id of the oldest message fetched, per room
         self._complete: set[str] = set()  # rooms whose first archived message is here
         self._paging: set[str] = set()  # rooms with an older page on its way
@@ -138,11 +136,6 @@ class RoomService:
                                ("pubsub_retract", self._on_bookmarks_changed)):
             stream.add_event_handler(event, handler)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _on_new_session(self, _event: Any) -> None:
         """A new session (not a resumed one) is in no room yet."""
         for room in self.by_jid.values():
@@ -153,7 +146,7 @@ class RoomService:
 
     def on_session_start(self) -> None:
         """The session is online: rejoin what was open and what is bookmarked."""
-        self._spawn(self.restore())
+        self.session.background.spawn(self.restore())
 
     def claims(self, stanza: Message) -> bool:
         """Whether ``stanza`` (seen by the 1:1 handler) is an invitation or from a room: rooms handle it."""
@@ -212,7 +205,7 @@ class RoomService:
             finally:
                 self._joining.discard(jid)
 
-        self._spawn(join())
+        self.session.background.spawn(join())
 
     def _remember(self, bookmark: Bookmark) -> Room:
         room = self.by_jid.setdefault(bookmark.room, Room(bookmark.room))
@@ -578,7 +571,7 @@ class RoomService:
     def _on_config_status(self, stanza: Message) -> None:
         room = self.by_jid.get(stanza["from"].bare)
         if room is not None and 104 in stanza["muc"]["status_codes"]:
-            self._spawn(self._renamed_elsewhere(room))
+            self.session.background.spawn(self._renamed_elsewhere(room))
 
     async def _renamed_elsewhere(self, room: Room) -> None:
         await self._refresh_name(room)

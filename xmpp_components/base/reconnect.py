@@ -8,6 +8,8 @@ from typing import Any
 
 from slixmpp.xmlstream import XMLStream
 
+from xmpp_components import slixfix
+
 log = logging.getLogger(__name__)
 
 
@@ -40,13 +42,11 @@ class Reconnector:
         return self.stream.connect(*self.address)
 
     async def stop(self) -> None:
-        """Stop reconnecting and close the stream."""
+        """Stop reconnecting, close the stream and end its send loop."""
         self.stopped = True
         if self._task is not None:
             self._task.cancel()
-        self.stream.cancel_connection_attempt()
-        if self.stream.transport is not None:
-            await self.stream.disconnect(wait=1.0)
+        await slixfix.close(self.stream)
 
     def _cap_delay(self, delay: float) -> None:
         # runs synchronously just before slixmpp sleeps for `delay`

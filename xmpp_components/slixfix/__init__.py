@@ -57,6 +57,23 @@ def _sign_component_stanzas(stream: Any) -> Any:
     return sign
 
 
+async def close(stream: Any, wait: float = 1.0) -> None:
+    """Disconnect ``stream`` (what is still queued goes out first, for up to ``wait`` seconds) and
+    end its send loop. slixmpp 1.17 starts that loop (``run_filters``) at ``connect`` and leaves it
+    waiting for stanzas after the disconnect until the stream is garbage-collected, which destroys
+    it pending ("Task was destroyed but it is pending! … run_filters"); outgoing filters that take
+    over a second go on in tasks of their own, which it drops the same way. ``connect`` starts a
+    new loop, so the stream can be connected again."""
+    stream.cancel_connection_attempt()
+    if stream.transport is not None:
+        await stream.disconnect(wait=wait)
+    tasks = [task for task in (stream._run_out_filters, *stream._XMLStream__slow_tasks)
+             if task is not None and not task.done()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def yield_between_stanzas(stream: Any, budget: float = 0.004) -> None:
     """slixmpp 1.17 handles every stanza of a received chunk inside ``data_received``, one after
     the other: a burst of a thousand messages arrives in chunks of a hundred and holds the event
