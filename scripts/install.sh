@@ -15,7 +15,12 @@ VENV="${SWITCHBOARD_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 EJABBERD_WANTED="24.12"
 LOG="$(mktemp)"
-trap 'rm -f "$LOG"' EXIT
+POLICY_CREATED=0
+cleanup() {  # also when a step failed: a policy-rc.d left behind would block every service start
+  rm -f "$LOG"
+  if [ "$POLICY_CREATED" -eq 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+}
+trap cleanup EXIT
 
 run() {  # run a step quietly; on failure show what it printed, a hint, and stop
   if ! "$@" >"$LOG" 2>&1; then
@@ -42,6 +47,16 @@ apt_install() {  # apt_install [-t suite] pkg...
   export DEBIAN_FRONTEND=noninteractive
   if [ "$apt_updated" -eq 0 ]; then run as_root apt-get update; apt_updated=1; fi
   run as_root apt-get install -y --no-install-recommends "$@"
+}
+
+apt_install_no_start() {  # apt_install, with the packages' services not started now
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    POLICY_CREATED=1
+    as_root chmod 755 /usr/sbin/policy-rc.d
+  fi
+  apt_install "$@"
+  if [ "$POLICY_CREATED" -eq 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; POLICY_CREATED=0; fi
 }
 
 have_pkg_version() {  # have_pkg_version pkg prefix
@@ -86,28 +101,24 @@ add_backports() {
 if ! have_pkg_version ejabberd "$EJABBERD_WANTED" || ! have_pkg_version erlang-p1-sqlite3 "" \
    || ! have_pkg_version erlang-p1-pgsql "" || ! have_pkg_version go-sendxmpp ""; then
   add_backports
-  # keep the distro service from starting (it would take port 5222 and node ejabberd@localhost)
-  created_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-    as_root chmod 755 /usr/sbin/policy-rc.d; created_policy=1
-  fi
+  # Debian's ejabberd service listens on every interface (port 5222 and four more) and epmd's on
+  # 4369; the suite runs its own ejabberd without epmd. So neither starts now, nor, when this
+  # script is what installs them, at the next boot (it would take port 5222 from ./switchboard up)
+  boot_units=()
+  have_pkg_version ejabberd "" || boot_units+=(ejabberd.service)
+  have_pkg_version erlang-base "" || boot_units+=(epmd.service epmd.socket)
   # go-sendxmpp: a small XMPP client we did not write, for interop tests and quick checks
-  apt_install -t bookworm-backports ejabberd erlang-p1-sqlite3 erlang-p1-pgsql go-sendxmpp
-  [ "$created_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+  apt_install_no_start -t bookworm-backports ejabberd erlang-p1-sqlite3 erlang-p1-pgsql go-sendxmpp
+  if [ ${#boot_units[@]} -gt 0 ] && command -v systemctl >/dev/null; then
+    run as_root systemctl disable "${boot_units[@]}"
+  fi
   have_pkg_version ejabberd "$EJABBERD_WANTED" || {
     echo "install: ejabberd $EJABBERD_WANTED not installed; got: $(dpkg-query -W -f='${Version}' ejabberd)" >&2; exit 1; }
 fi
 
 # --- PostgreSQL (optional: the tests' PostgreSQL variant; .ci/run asks for it) ------------------
 if [ "${SWITCHBOARD_WITH_POSTGRESQL:-0}" = "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  created_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then  # install it, do not start a system cluster on 5432
-    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-    as_root chmod 755 /usr/sbin/policy-rc.d; created_policy=1
-  fi
-  apt_install postgresql
-  [ "$created_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+  apt_install_no_start postgresql  # installed, no system cluster started on 5432
 fi
 
 # --- PortAudio: microphones and speakers for calls (the client runs without devices too) ------
