@@ -124,8 +124,8 @@ async def test_an_upload_cancelled_midway_shares_nothing(
 
         link.flow()
         await link.until_idle()  # what the relay held reached ejabberd, then the cut connection
-        # ejabberd 24.12 may keep the part it got under the slot's address (docs/decisions.md);
-        # what matters is that nobody is told that address
+        # ejabberd serves the part it got under the slot's address until it sees the connection
+        # cut, then deletes it (docs/decisions.md); what matters here is that nobody is told it
         session.send_chat(bob.jid.bare, "never mind, I will bring it on a stick")
         first = await asyncio.wait_for(peer.inbox.get(), 15)  # nothing came before it
         assert first["body"] == "never mind, I will bring it on a stick" and not first["oob"]["url"]

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 from slixmpp.xmlstream import ET
 
@@ -69,6 +74,75 @@ async def test_http_upload_stores_and_serves_a_file(ejabberd, make_account, raw_
             return response.read()
 
     assert await asyncio.to_thread(put_then_get) == content
+
+
+async def _slot(ejabberd, client, name: str, size: int) -> tuple[str, str, Path]:
+    """An upload slot: its PUT and GET URLs and where ejabberd keeps the file."""
+    slot = await client.plugin["xep_0363"].request_slot(
+        f"upload.{ejabberd.settings.domain}", name, size, "application/octet-stream", timeout=5)
+    put_url = slot["http_upload_slot"]["put"]["url"]
+    relative = urllib.parse.urlsplit(put_url).path.split("/upload/", 1)[1]
+    return put_url, slot["http_upload_slot"]["get"]["url"], ejabberd.settings.upload_dir / relative
+
+
+def _put(url: str, content: bytes) -> None:
+    request = urllib.request.Request(url, data=content, method="PUT")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 201)
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait for a change ejabberd makes on disk without telling anyone, looking every 20 ms."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def test_uploads_expire_after_the_configured_days(ejabberd, make_account, raw_client):
+    host = f'<<"{ejabberd.settings.domain}">>'
+    assert ejabberd.rpc("gen_mod", "is_loaded", f"[{host}, mod_http_upload_quota]") == "true"
+    days = ejabberd.settings.upload_max_days
+    assert days > 0
+    assert ejabberd.rpc("mod_http_upload_quota_opt", "max_days", f"[{host}]") == str(days)
+
+    client = await raw_client(make_account("expiry"), plugins=("xep_0363",))
+    old_put, old_get, old_file = await _slot(ejabberd, client, "old.bin", 5)
+    new_put, new_get, new_file = await _slot(ejabberd, client, "new.bin", 5)
+    await asyncio.to_thread(_put, old_put, b"older")
+    await asyncio.to_thread(_put, new_put, b"newer")
+    aged = time.time() - (days + 1) * 86400
+    os.utime(old_file, (aged, aged))  # uploaded a day longer ago than files are kept
+    # the daily sweep, now: a message to the module's process, then a call it answers after it
+    process = ejabberd.rpc("mod_http_upload", "get_proc_name", f"[{host}, mod_http_upload_quota]")
+    ejabberd.rpc("erlang", "send", f"[{process}, sweep]")
+    ejabberd.rpc("sys", "get_state", f"[{process}]")
+    assert not old_file.exists() and new_file.read_bytes() == b"newer"
+    assert await asyncio.to_thread(_status, old_get) == 404
+    assert await asyncio.to_thread(_status, new_get) == 200
+
+
+async def test_an_upload_cut_off_midway_leaves_no_file(ejabberd, make_account, raw_client):
+    client = await raw_client(make_account("cut"), plugins=("xep_0363",))
+    size = 4_000_000
+    put_url, get_url, stored = await _slot(ejabberd, client, "cut.bin", size)
+    url = urllib.parse.urlsplit(put_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(f"PUT {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                     f"Content-Length: {size}\r\n\r\n".encode() + bytes(size // 2))
+        await _until(lambda: stored.exists() and stored.stat().st_size > 0, "the part on disk")
+        assert await asyncio.to_thread(_status, get_url) == 200  # served while it arrives
+    await _until(lambda: not stored.exists(), "the part deleted after the connection closed")
+    assert await asyncio.to_thread(_status, get_url) == 404
 
 
 async def test_messages_are_archived_on_sql(ejabberd, pair, raw_client):

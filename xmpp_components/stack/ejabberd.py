@@ -17,6 +17,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ def macros(settings: StackSettings) -> dict[str, object]:
         "HTTP_PORT": settings.http_port,
         "UPLOAD_URL": settings.upload_url,
         "UPLOAD_DIR": str(settings.upload_dir),
+        "UPLOAD_MAX_DAYS": settings.upload_max_days or "infinity",
         "STUN_PORT": settings.stun_port,
         "TURN_IP": settings.turn_ip,
         "TURN_UDP_MIN_PORT": settings.turn_udp_ports[0],
@@ -266,6 +268,23 @@ class EjabberdServer:
         except urllib.error.URLError as exc:
             raise EjabberdError(f"ejabberd API unreachable on port {s.http_port}: {exc.reason}; "
                                 "is ejabberd running? (./switchboard status)") from exc
+
+    def rpc(self, module: str, function: str, args: str = "[]") -> str:
+        """Call ``module:function`` on the running node with ``args`` (an Erlang list, as source
+        text) through Erlang distribution on loopback, as ``ejabberdctl`` reaches it, and return the
+        result as Erlang prints it: what ejabberd runs, where its HTTP API has no command for it."""
+        call = (f"R = rpc:call('{self.settings.node_name}', {module}, {function}, {args}), "
+                "io:format(\"~ts\", [io_lib:print(R, 1, 1000000, -1)]), halt().")
+        probe = f"probe{uuid.uuid4().hex[:8]}"
+        done = subprocess.run(
+            ["erl", "-sname", probe, "-erl_epmd_port", str(self.settings.dist_port),
+             "-start_epmd", "false", "-dist_listen", "false", "-noshell", "-eval", call],
+            capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0 or done.stdout.startswith("{badrpc,"):
+            raise EjabberdError(f"cannot call {module}:{function} on {self.settings.node_name} "
+                                f"(port {self.settings.dist_port}): {done.stdout or done.stderr}; "
+                                "is ejabberd running? (./switchboard status)")
+        return done.stdout
 
     def register(self, user: str, password: str) -> None:
         """Create the account, or reset its password when it exists."""

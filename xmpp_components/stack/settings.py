@@ -82,6 +82,10 @@ class StackSettings(BaseSettings):
     """``;``-separated accounts allowed to administer the components (journal grants); default
     ``admin@<domain>``, the account ejabberd.yml makes server admin."""
 
+    upload_max_days: int = Field(default=30, ge=0)
+    """Days an uploaded file stays on the server before ejabberd deletes it (its link then answers
+    404); 0 keeps files forever."""
+
     loglevel: Literal["critical", "error", "warning", "notice", "info", "debug"] = "info"
     """ejabberd's log level."""
 
