@@ -141,7 +141,7 @@ async def test_chat_appears_in_both_journals_as_one_conversation(journal, pair, 
         ("in", alice.jid.bare, "2", "1")]
 
 
-async def test_room_calls_and_planned_calls(journal, ejabberd, pair, raw_client):
+async def test_room_calls_and_planned_calls(journal, ejabberd, pair, raw_client, session_for):
     alice, bob = pair
     a = await raw_client(alice, plugins=("xep_0045",))
     b = await raw_client(bob, plugins=("xep_0045",))
@@ -196,6 +196,13 @@ async def test_room_calls_and_planned_calls(journal, ejabberd, pair, raw_client)
     assert [e.get("kind") for e in entries].count("call") == 1
     bobs, _ = await query(b, journal, period="all", kind="audio", result="missed")
     assert [(e.get("direction"), e.get("peer")) for e in bobs] == [("in", alice.jid.bare)]
+
+    # our client's "Missed" filter: the calls I missed; alice's own unanswered call is not one
+    for account, expected in ((alice, []), (bob, [("audio", "in", alice.jid.bare)])):
+        session, watch = await session_for(account)
+        await watch.until(lambda s=session: s.state == "online", what="online")
+        rows, _ = await session.journal.query(period="all", missed=True)
+        assert [(r.kind, r.direction, r.peer) for r in rows] == expected
 
 
 async def test_room_entries_reach_everyone_in_the_room(ejabberd, database_url, make_account, raw_client):
@@ -651,3 +658,16 @@ async def test_journal_screen_in_our_client(journal, pair, raw_client, stack_set
         assert table.row_count == 1 and screen.rows[next(iter(screen.rows))].owner == bob.jid.bare
         await pilot.press("escape")
         assert not isinstance(app.screen, JournalScreen)
+
+
+def test_the_duration_column_tells_my_unanswered_call_from_one_i_missed():
+    from tui.screens.journal import duration_cell
+    from tui.session.journal import JournalRow
+
+    def row(direction: str, result: str) -> JournalRow:
+        now = dt.datetime.now(dt.UTC)
+        return JournalRow(1, "alice@localhost", "audio", direction, "bob@localhost", result, now,
+                          now, 0, 0, 0)
+
+    assert (duration_cell(row("in", "missed")).plain, duration_cell(row("out", "missed")).plain,
+            duration_cell(row("out", "declined")).plain) == ("missed", "no answer", "declined")

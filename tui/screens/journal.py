@@ -43,7 +43,10 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
 
 
-def _duration(row: JournalRow) -> Text:
+def duration_cell(row: JournalRow) -> Text:
+    """The Duration column: how long, how many messages, or what came of a call."""
+    if row.result == "missed" and row.direction == "out":  # mine, unanswered: nothing to call back
+        return Text("no answer", style="yellow")
     if row.result in ("missed", "declined", "failed"):
         return Text(row.result, style="bold red")
     if row.kind in ("chat", "groupchat"):
@@ -278,7 +281,7 @@ class JournalScreen(SessionView, Screen[None]):
         arrow = Text("→", style="cyan") if row.direction == "out" else Text("←", style="magenta")
         return {"time": row.start.astimezone().strftime("%d.%m. %H:%M"),
                 "kind": Text(kind_label(row.kind), style=KIND_STYLES.get(row.kind, "")),
-                "dir": arrow, "contact": self._contact(row.peer), "what": _duration(row),
+                "dir": arrow, "contact": self._contact(row.peer), "what": duration_cell(row),
                 "preview": row.preview[:80], "notes": "✎" if row.notes else ""}
 
     def _heading(self, row: JournalRow) -> tuple[str, str] | None:

@@ -111,8 +111,9 @@ class JournalService:
             attrs["owner"] = whose
         if kinds:
             attrs["kind"] = " ".join(kinds)
-        if missed:
+        if missed:  # calls I missed: theirs that nobody here answered, not mine unanswered
             attrs["result"] = "missed"
+            attrs["direction"] = "in"
         if text:
             attrs["text"] = text
         element = ET.Element(f"{{{NS}}}query", attrs)
