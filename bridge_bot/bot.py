@@ -208,7 +208,7 @@ class AssistantBot:
                 [{"id": self.stream.plugin["xep_0084"].generate_id(avatar), "type": "image/png",
                   "bytes": str(len(avatar)), "width": "64", "height": "64"}],  # type: ignore[typeddict-item]
                 timeout=10)
-            self.stream.plugin["xep_0172"].publish_nick(self.settings.nickname)
+            await self.stream.plugin["xep_0172"].publish_nick(self.settings.nickname, timeout=10)
             self.profile_published.set()
         except (IqError, IqTimeout) as exc:
             log.warning("profile not published: %s", type(exc).__name__)

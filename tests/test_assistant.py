@@ -394,6 +394,9 @@ async def test_profile_mediated_invites_room_images_and_other_bots(start_assista
     metadata = await client.plugin["xep_0060"].get_items(
         bot.jid.bare, "urn:xmpp:avatar:metadata", timeout=5)
     assert metadata["pubsub"]["items"]
+    nick = await client.plugin["xep_0060"].get_items(
+        bot.jid.bare, "http://jabber.org/protocol/nick", timeout=5)  # XEP-0172, before the event
+    assert [item["payload"].text for item in nick["pubsub"]["items"]] == ["assistant"]
 
     # a mediated invitation (through the room) brings it in too
     room = JID(f"lab-{uuid.uuid4().hex[:6]}@conference.{ejabberd.settings.domain}")
