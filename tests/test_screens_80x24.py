@@ -518,3 +518,14 @@ def test_av_settings_at_80x24(snap_compare, null_audio) -> None:  # noqa: F811
 
     app = SwitchboardApp(Account("alice@localhost", "alice"), autoconnect=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=open_settings)
+
+
+async def test_the_call_timer_leaves_a_main_screen_without_widgets_alone() -> None:
+    """Quitting during a call: the once-a-second call tick can reach the main screen while it is
+    taken down (its widgets gone); it used to raise NoMatches there, a traceback."""
+    from tui.screens import MainScreen
+
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await call_comes_in(pilot, answered=True)
+        MainScreen(app.session).show_video()  # a screen with no widgets, as when taken down

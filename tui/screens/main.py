@@ -184,7 +184,10 @@ class MainScreen(SessionView, ConversationTools, FileActions, RoomActions, Conve
     def show_video(self) -> None:
         """Put the newest received frame of the running call into the video view: the other
         side's shared screen while there is one (labelled), else its camera."""
-        view = self.query_one(VideoView)
+        views = self.query(VideoView)
+        if not views:  # not composed yet, or being taken down (quitting during a call)
+            return
+        view = views.first()
         current = self.session.calls.current if self.session.calls_loaded else None
         if current is None or not view.has_class("-active"):
             return
