@@ -44,6 +44,7 @@ class AVSettings(ModalScreen[None]):
         self.backend = backend or AudioBackend()
         self.settings = ClientSettings.load()
         self._meter: LevelMeter | None = None
+        self._filled = -1  # the level last drawn, in blocks
 
     def _choices(self, devices: list[AudioDevice], extra: list[tuple[str, str]]
                  ) -> list[tuple[str, str]]:
@@ -102,6 +103,7 @@ class AVSettings(ModalScreen[None]):
     def _listen(self) -> None:
         """Meter the chosen microphone."""
         self._stop_meter()
+        self._filled = -1
         device = self._device("microphone", output=False)
         if device is None:
             return
@@ -112,13 +114,18 @@ class AVSettings(ModalScreen[None]):
                                                             style="red"))
 
     def _show_level(self) -> None:
+        """Ten times a second; the line is redrawn only when what it says changed (an idle
+        screen without a microphone used to cost 6 % of a core redrawing the same words)."""
         level = self.query_one("#av-level", Static)
         if self._meter is None:
-            if not str(level.render()).startswith("cannot open"):
+            if not str(level.content).startswith(("cannot open", "level: no microphone")):
                 level.update(Text("level: no microphone to measure", style="dim"))
             return
         filled = min(30, round(self._meter.level * 120))
-        level.update(Text.assemble("level ", ("█" * filled, "green"), ("░" * (30 - filled), "dim")))
+        if filled != self._filled:
+            self._filled = filled
+            level.update(Text.assemble("level ", ("█" * filled, "green"),
+                                       ("░" * (30 - filled), "dim")))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "microphone":
