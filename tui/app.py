@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 STARTED_NS = time.perf_counter_ns()
 
 
+VIDEO_FPS = 5
+"""Pictures a second in the call's video view: moving, at a few % of a core for the half blocks."""
+
 CALL_ACTIONS = frozenset({"answer", "call_or_answer", "video_call", "hang_up", "mute", "hold",
                           "camera"})
 
@@ -161,11 +164,20 @@ class SwitchboardApp(App[None]):
         self.push_screen(IncomingCall(self.session, call), decided)
 
     def _tick_calls(self) -> None:
-        """Once a second during calls: duration, quality and the video picture."""
+        """Once a second during calls: duration and quality; the picture runs at
+        :data:`VIDEO_FPS` while there is one to show."""
         if self._session is not None and self.session.calls_loaded and self.session.calls.calls:
             self.run_worker(self.session.calls.refresh_quality(), group="call-quality",
                             exclusive=True)
-            self.main_screen.show_video()
+            current = self.session.calls.current
+            if current is not None and (current.video or current.viewing):
+                self._video_timer.resume()
+                return
+        self._video_timer.pause()
+
+    def _tick_video(self) -> None:
+        if self._main_screen is not None:
+            self._main_screen.show_video()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The call keys work, and show in the footer, where they apply: F8 *Call* once logged
@@ -375,6 +387,7 @@ class SwitchboardApp(App[None]):
     async def on_mount(self) -> None:
         if self.idle_after > 0:
             self.set_interval(min(5.0, self.idle_after / 3), self._check_idle)
+        self._video_timer = self.set_interval(1 / VIDEO_FPS, self._tick_video, pause=True)
         self.set_interval(1.0, self._tick_calls)
         if self._main_screen is None:
             await self.push_screen(self._login_screen())
