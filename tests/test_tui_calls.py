@@ -60,9 +60,11 @@ async def ringing_window(app: SwitchboardApp, watch: SessionWatcher, pilot) -> N
 
 
 async def f8_on_contact(app: SwitchboardApp, pilot, watch: SessionWatcher, jid: str,
-                        key: str = "f8") -> None:
-    """Once ``jid`` is online, highlight them in alice's contact list and press F8 (or ``key``)."""
-    await watch.until(lambda: app.session.contacts[jid].show is Show.AVAILABLE, what="online")
+                        key: str = "f8", show: Show = Show.AVAILABLE) -> None:
+    """Once ``jid`` shows as ``show``, highlight them in alice's contact list and press F8 (or
+    ``key``)."""
+    await watch.until(lambda: jid in app.session.contacts and app.session.contacts[jid].show is show,
+                      what=f"{jid} {show}")
     roster = app.screen.query_one(RosterList)
     roster.focus()
     roster.highlighted = roster.get_option_index(jid)
@@ -182,6 +184,18 @@ async def test_f8_on_a_contact_whose_devices_take_no_calls_says_so_and_proposes_
         session.send_chat(bob.boundjid.bare, "after the call that was not placed")
         first = await asyncio.wait_for(bob.inbox.get(), 10)  # one stream: a propose would be first
         assert first["body"] == "after the call that was not placed"
+
+
+async def test_calling_an_offline_contact_says_so_while_it_rings_out(pair, stack_settings) -> None:
+    alice_account, bob_account = pair
+    async with alice_online(alice_account, stack_settings, (120, 32)) as (app, pilot, watch):
+        await f8_on_contact(app, pilot, watch, bob_account.jid.bare, show=Show.OFFLINE)
+        await watch.until(lambda: app.session.calls.calls, what="the call placed")
+        await pilot.pause()
+        assert f"{bob_account.jid.user} is offline: a device of theirs rings if it comes online " \
+               "within 45 s" in panel_text(app)
+        await pilot.press("f9")
+        await watch.until(lambda: not app.session.calls.calls, what="call withdrawn")
 
 
 async def test_shift_f8_as_terminals_send_it_places_a_video_call(pair, phone,

@@ -224,6 +224,10 @@ class CallService:
         if video:
             camera, camera_note = self.sources.camera()
             note = "; ".join(n for n in (note, camera_note) if n)
+        if not online:
+            offline = (f"{JID(jid).user or jid} is offline: a device of theirs rings if it comes "
+                       f"online within {self._jingle.ring_timeout:.0f} s")
+            note = "; ".join(n for n in (offline, note) if n)
         call = await self._jingle.call(JID(jid).bare, audio=audio, video=camera,
                                        media=("audio", "video") if video else ("audio",))
         self._notes[call.sid] = note
