@@ -10,11 +10,14 @@ from pathlib import Path
 
 from slixmpp import JID
 
+from tui.session import Account as SessionAccount
+from tui.session import ChatSession
 from xmpp_components.stack.ejabberd import EjabberdServer
 from xmpp_components.stack.processes import COMPONENTS, ComponentProcess
 from xmpp_components.stack.settings import StackSettings, private_settings
 
 from .clients import RawClient
+from .watch import SessionWatcher
 
 
 def launcher(settings: StackSettings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,9 +75,28 @@ async def test_up_status_down(tmp_path):
         finally:
             await bob.stop()
 
+        # the demo people have business cards, read by our client as by any; one edited by its
+        # owner is not reset by the next `up`
+        session = ChatSession(SessionAccount(f"bob@{settings.domain}", "bob", settings.bind_ip,
+                                             settings.c2s_port, settings.ca_file))
+        watch = SessionWatcher(session)
+        await session.start()
+        try:
+            await watch.until(lambda: session.state == "online", what="bob online")
+            assert await session.card(f"carol@{settings.domain}") == {
+                "name": "Carol Clark", "organisation": "Support", "title": "Support lead",
+                "phone": "+49 30 1234 5603"}
+            mine = session.stream.plugin["xep_0054"].make_vcard()
+            mine["FN"] = "Robert Brown"
+            await session.stream.plugin["xep_0054"].publish_vcard(mine, timeout=10)
+        finally:
+            await session.stop()
+
         again = launcher(settings, "up", "--no-client")  # idempotent: nothing restarts
         assert again.returncode == 0
         assert "ejabberd     running" in again.stdout
+        assert EjabberdServer(settings).api("get_vcard", user="bob", host=settings.domain,
+                                            name="FN") == "Robert Brown"
         pids = [EjabberdServer(settings).pid(), *(ComponentProcess(settings, n).pid() for n in COMPONENTS)]
     finally:
         down = launcher(settings, "down")

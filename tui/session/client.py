@@ -439,7 +439,8 @@ class ChatSession:
         for tel in vcard.xml.findall(f"{ns}TEL"):  # several numbers, each with its kinds
             kinds = [c.tag[len(ns):].lower() for c in tel if c.tag != f"{ns}NUMBER"]
             label = "phone" + (f" ({', '.join(k for k in kinds if k != 'voice')})" if kinds else "")
-            card[label] = tel.findtext(f"{ns}NUMBER") or ""
+            card[label] = next((n.text.strip() for n in tel.findall(f"{ns}NUMBER")  # ejabberd's
+                                if n.text and n.text.strip()), "")  # set_vcard2 adds an empty one
         for email in vcard.xml.findall(f"{ns}EMAIL"):
             card.setdefault("e-mail", email.findtext(f"{ns}USERID") or "")
         return {k: str(v) for k, v in card.items() if v}

@@ -19,6 +19,15 @@ from .processes import COMPONENTS, AssistantProcess, ComponentProcess, ProcessEr
 from .settings import StackSettings
 
 DEMO_PASSWORDS = {"alice": "alice", "bob": "bob", "carol": "carol", "assistant": "assistant"}
+DEMO_CARDS = {  # the people's business cards, set once: the contact card, the directory and the
+    # incoming-call window show them (the assistant publishes its own)
+    "alice": {"FN": "Alice Adams", "ORG/ORGNAME": "Sales", "TITLE": "Account manager",
+              "TEL/NUMBER": "+49 30 1234 5601"},
+    "bob": {"FN": "Bob Brown", "ORG/ORGNAME": "Sales", "TITLE": "Sales engineer",
+            "TEL/NUMBER": "+49 30 1234 5602"},
+    "carol": {"FN": "Carol Clark", "ORG/ORGNAME": "Support", "TITLE": "Support lead",
+              "TEL/NUMBER": "+49 30 1234 5603"},
+}
 """Demo accounts and their passwords (documented in the README)."""
 
 DEMO_GROUP = ("switchboard", "Switchboard")
@@ -44,6 +53,8 @@ def cmd_up(settings: StackSettings, args: argparse.Namespace) -> int:
         _say(f"{name:<12} {state} (pid {component_pid}, {settings.component_domain(name)})")
     for user, password in DEMO_PASSWORDS.items():
         server.register(user, password)
+    for user, card in DEMO_CARDS.items():
+        server.ensure_card(user, card)
     server.ensure_group(DEMO_GROUP[0], DEMO_GROUP[1], list(DEMO_PASSWORDS))
     _say(f"accounts     {', '.join(f'{u}@{settings.domain}' for u in DEMO_PASSWORDS)} "
          f"(password = user name) in group '{DEMO_GROUP[1]}'")

@@ -294,6 +294,24 @@ class EjabberdServer:
         else:
             self.api("register", user=user, host=host, password=password)
 
+    def ensure_card(self, user: str, fields: dict[str, str]) -> bool:
+        """Give ``user`` a business card (vCard: ``FN``, ``ORG/ORGNAME``, ``TEL/NUMBER``, …) when
+        they have none; a card they have, edited or not, stays as it is. True when one was set."""
+        host = self.settings.domain
+        try:
+            self.api("get_vcard", user=user, host=host, name="FN")
+            return False
+        except EjabberdError as exc:
+            if "error_no_vcard_found" not in str(exc):
+                raise
+        for key, value in fields.items():
+            name, _, sub = key.partition("/")
+            if sub:
+                self.api("set_vcard2", user=user, host=host, name=name, subname=sub, content=value)
+            else:
+                self.api("set_vcard", user=user, host=host, name=name, content=value)
+        return True
+
     def ensure_group(self, group: str, label: str, members: list[str]) -> None:
         """A shared-roster group whose members see each other; members are usernames or ``@all@``."""
         host = self.settings.domain
