@@ -7,6 +7,12 @@ then the command palette, docked right. A key that does not fit is left out from
 cut in half, never scrolled to — and still works; every key is in the palette's *Keys* panel
 (``Ctrl+P`` → *Keys*). Screens declare their keys most useful first; secondary ones have
 ``show=False`` and are in the palette's commands as well.
+
+The keys are built anew only when what they show changes. Textual's footer takes all its keys out
+and mounts new ones at every refresh of its screen's bindings, even for the same keys: at each focus
+change, and each time a window covers the screen or goes away (``Screen.stack_updates``). Under a
+window the screen below redraws on its own, so that rebuild drew the key line empty for a frame
+about 0.2 s after the window opened, and a picture taken then caught it blank.
 """
 
 from __future__ import annotations
@@ -40,6 +46,25 @@ class KeyFooter(Footer):
         self.left_out: list[str] = []
         """The keys the last layout had no room for, as they would read (``^f Search``)."""
         self._laid_out_for = 0
+        self._shown: tuple[object, ...] | None = None
+        """What the keys on show were built from (:meth:`_keys`); None before the first keys."""
+
+    def _keys(self) -> tuple[object, ...]:
+        """Everything the keys are built from: each active binding (the node it belongs to, the
+        binding, whether it is enabled, its tooltip) with its key as shown, and the palette key."""
+        app = self.app
+        return (tuple((key, active, app.get_key_display(active.binding))
+                      for key, active in self.screen.active_bindings.items()),
+                self.show_command_palette and app.ENABLE_COMMAND_PALETTE)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self._shown is not None and screen is self.screen and self._keys() == self._shown:
+            return
+        super().bindings_changed(screen)
+
+    async def recompose(self) -> None:
+        self._shown = self._keys() if self._bindings_ready and self.is_attached else None
+        await super().recompose()
 
     def _wanted(self) -> list[ActiveBinding]:
         """The keys to show, in order: the mode's (else the screen's), then the app's as the app

@@ -58,6 +58,16 @@ class Composer(TextArea):
         """The nicknames Tab completes (the open room's occupants); None outside rooms."""
         self._cycle: tuple[int, list[str], int, str] | None = None  # start, options, which, text
 
+    def on_mount(self) -> None:
+        self.watch(self.screen, "stack_updates", self._covered_or_back, init=False)
+
+    def _covered_or_back(self) -> None:
+        """While a window covers the screen the cursor stays shown, as Textual's Input does: the
+        text area only stops its blinking there, so the cursor stayed in whatever half of a blink
+        the window found it (shown under one window, gone under the next), and blinks again when
+        the screen is back on top."""
+        self.cursor_blink = self.screen.is_active
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
