@@ -206,3 +206,16 @@ async def test_contact_card_shows_presence_and_vcard(pair, raw_client, stack_set
         assert "phone (work)" in card
         await pilot.press("escape")
         assert app.screen is app.main_screen
+
+
+def test_the_call_stack_is_not_loaded_at_start_up() -> None:
+    """aiortc, PyAV and the Jingle plugin load with the session's first call use, not with the
+    app: importing them costs ~200 ms of the client's cold start (bench tui_start)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, tui.app, tui.__main__; "
+         "print(sorted(m for m in ('aiortc', 'av', 'xmpp_components.plugins.jingle') "
+         "if m in sys.modules))"], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.split() == ["[]"]

@@ -19,8 +19,7 @@ from tui.messages import SessionUpdates
 from tui.notifications import NotificationCommands, Notifier
 from tui.screens import MainScreen
 from tui.session import Account, ChatSession, events
-from tui.session.callinfo import CallChanged, CallInfo
-from tui.session.calls import CannotTakeCalls
+from tui.session.callinfo import CallChanged, CallInfo, CannotTakeCalls
 from tui.session.client import PasswordRefused
 
 if TYPE_CHECKING:

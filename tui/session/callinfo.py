@@ -55,3 +55,14 @@ class CallChanged(SessionEvent):
     """A call started ringing, connected, changed (hold, mute, quality) or ended."""
 
     call: CallInfo
+
+
+class CannotTakeCalls(Exception):
+    """Every device of the contact online now says it takes no calls."""
+
+    def __init__(self, jid: str, devices: list[str]) -> None:
+        self.jid = jid
+        self.devices = devices
+        super().__init__(f"{jid} cannot take calls: no device of it online "
+                         f"({', '.join(devices)}) supports Jingle audio calls (XEP-0167). "
+                         "Send a message instead.")

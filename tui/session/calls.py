@@ -30,7 +30,7 @@ from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, T
 from xmpp_components.plugins.jingle.screen import Screen, ScreenTrack, list_screens
 
 from .audio import AudioBackend, MicrophoneTrack, Speaker
-from .callinfo import CallChanged, CallInfo
+from .callinfo import CallChanged, CallInfo, CannotTakeCalls
 from .events import MessageAdded, SessionEvent
 from .model import ChatMessage, Direction
 
@@ -118,17 +118,6 @@ class MediaSources:
     def screens(self) -> list[Screen]:
         """The screens this machine can share; ``CaptureUnavailable`` says why there are none."""
         return list_screens()
-
-
-class CannotTakeCalls(Exception):
-    """Every device of the contact online now says it takes no calls."""
-
-    def __init__(self, jid: str, devices: list[str]) -> None:
-        self.jid = jid
-        self.devices = devices
-        super().__init__(f"{jid} cannot take calls: no device of it online "
-                         f"({', '.join(devices)}) supports Jingle audio calls (XEP-0167). "
-                         "Send a message instead.")
 
 
 class CallService:
