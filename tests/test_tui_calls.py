@@ -71,6 +71,19 @@ async def f8_on_contact(app: SwitchboardApp, pilot, watch: SessionWatcher, jid: 
     await pilot.press(key)
 
 
+async def bob_video_calls(app: SwitchboardApp, pilot, watch: SessionWatcher, bob, alice_account,
+                          key: str):
+    """Bob's phone video-calls alice (tone and test pattern); she answers with ``key`` in the
+    incoming-call window, which until then shows no "camera off". Returns bob's call, active."""
+    outgoing = await bob.jingle.call(alice_account.jid.bare, audio=ToneTrack(660),
+                                     video=TestPatternTrack())
+    await ringing_window(app, watch, pilot)
+    assert "Video call with" in panel_text(app) and "camera off" not in panel_text(app)
+    await pilot.press(key)
+    assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+    return outgoing
+
+
 async def publish_card(client, name: str, number: str) -> None:
     """Bob publishes a business card with a phone number (XEP-0054), as his own client would."""
     iq = client.make_iq_set()
@@ -220,13 +233,8 @@ async def test_shift_f8_in_the_incoming_call_window_answers_with_the_camera(
     nothing, the main screen's binding being out of reach under the window)."""
     alice_account, bob_account = pair
     async with alice_online(alice_account, stack_settings, (100, 32)) as (app, pilot, watch):
-        bob = await phone(bob_account)
-        outgoing = await bob.jingle.call(alice_account.jid.bare, audio=ToneTrack(660),
-                                         video=TestPatternTrack())
-        await ringing_window(app, watch, pilot)
-        assert "Video call with" in panel_text(app) and "camera off" not in panel_text(app)
-        await pilot.press("shift+f8")
-        assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+        outgoing = await bob_video_calls(app, pilot, watch, await phone(bob_account),
+                                         alice_account, key="shift+f8")
         assert await outgoing.wait_remote_track("video") is not None  # alice's (test) camera
         await outgoing.hangup()
         await watch.until(lambda: not app.session.calls.calls, what="call over")
@@ -235,12 +243,8 @@ async def test_shift_f8_in_the_incoming_call_window_answers_with_the_camera(
 async def test_a_video_call_shows_the_peer_s_picture(pair, phone, stack_settings) -> None:
     alice_account, bob_account = pair
     async with alice_online(alice_account, stack_settings, (110, 36)) as (app, pilot, watch):
-        bob = await phone(bob_account)
-        outgoing = await bob.jingle.call(alice_account.jid.bare, audio=ToneTrack(660),
-                                         video=TestPatternTrack())
-        await ringing_window(app, watch, pilot)
-        await pilot.press("f8")
-        assert await outgoing.wait_state(CallState.ACTIVE) is CallState.ACTIVE
+        outgoing = await bob_video_calls(app, pilot, watch, await phone(bob_account),
+                                         alice_account, key="f8")
         view = app.main_screen.query_one(VideoView)
         await watch.until(lambda: view._frame is not None, what="a video frame", timeout=20)
         await pilot.pause()
