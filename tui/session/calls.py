@@ -213,7 +213,8 @@ class CallService:
         if video:
             camera, camera_note = self.sources.camera()
             note = "; ".join(n for n in (note, camera_note) if n)
-        if not online:
+        contact = self.session.contacts.get(JID(jid).bare)  # "offline" only where we see their
+        if not online and contact is not None and contact.subscription in ("both", "to"):  # presence
             offline = (f"{JID(jid).user or jid} is offline: a device of theirs rings if it comes "
                        f"online within {self._jingle.ring_timeout:.0f} s")
             note = "; ".join(n for n in (offline, note) if n)
