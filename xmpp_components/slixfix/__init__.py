@@ -67,7 +67,11 @@ async def close(stream: Any, wait: float = 1.0) -> None:
     stream.cancel_connection_attempt()
     if stream.transport is not None:
         await stream.disconnect(wait=wait)
-    tasks = [task for task in (stream._run_out_filters, *stream._XMLStream__slow_tasks)
+    # an attempt that was under way can have failed meanwhile and rescheduled itself (slixmpp
+    # then sleeps its back-off in a new _connect_loop): that one goes too
+    attempt = stream._current_connection_attempt
+    stream.cancel_connection_attempt()
+    tasks = [task for task in (stream._run_out_filters, *stream._XMLStream__slow_tasks, attempt)
              if task is not None and not task.done()]
     for task in tasks:
         task.cancel()
