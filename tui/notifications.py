@@ -22,6 +22,7 @@ from tui.screens.commands import ActionCommands, Command
 from tui.session import ChatSession
 from tui.session.events import SessionEvent
 from tui.session.notifications import Notice, NoticeRules
+from xmpp_components.base.background import Background
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -130,7 +131,7 @@ class Notifier:
         self.bells = 0
         """How often the bell rang."""
         self._pending: dict[tuple[str, str], Notice] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self._unsubscribe = session.subscribe(self._on_event)
 
     def close(self) -> None:
@@ -172,8 +173,7 @@ class Notifier:
 
     async def idle(self) -> None:
         """Wait until the desktop notifications under way are sent."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks)
+        await self._background.wait()
 
     def _on_event(self, event: SessionEvent) -> None:
         notice = self.rules.notice(event)
@@ -203,9 +203,7 @@ class Notifier:
         await desktop.send(notice.title, notice.text)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(work)
 
 
 class NotificationCommands(ActionCommands):

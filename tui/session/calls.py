@@ -9,7 +9,6 @@ declined, duration) into the conversation with the peer.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -24,6 +23,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from slixmpp import JID
 
 from tui.settings import NO_SPEAKER, TEST_TONE, CallSettings, ClientSettings
+from xmpp_components.base.background import Background
 from xmpp_components.plugins.jingle import Call, CallState
 from xmpp_components.plugins.jingle.contents import AddedVideo, VideoState
 from xmpp_components.plugins.jingle.media import AudioProbe, TestPatternTrack, ToneTrack, VideoProbe
@@ -138,7 +138,7 @@ class CallService:
         """The shared screen we see, per call."""
         self._shares: dict[tuple[str, str], tuple[VideoState, float]] = {}
         """Each added screen of a call as last seen, and since when it was in that state."""
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing = Background()
 
     def attach(self, stream: Any) -> None:
         """Listen to the plugin of a freshly built stream."""
@@ -363,10 +363,7 @@ class CallService:
         self._emit(CallChanged(info))
 
     def _stop_later(self, reader: AudioProbe | VideoProbe | Speaker) -> None:
-        closing = asyncio.get_running_loop().create_task(
-            reader.close() if isinstance(reader, Speaker) else reader.stop())
-        self._closing.add(closing)
-        closing.add_done_callback(self._closing.discard)
+        self._closing.spawn(reader.close() if isinstance(reader, Speaker) else reader.stop())
 
     def _follow_share(self, call: Call, video: AddedVideo) -> None:
         """Show the peer's screen while it is shared; a line in the conversation when a share

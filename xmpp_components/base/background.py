@@ -31,6 +31,11 @@ class Background:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    async def wait(self) -> None:
+        """Wait until what runs (also what it starts meanwhile) has ended."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks)
+
     async def cancel(self) -> None:
         """Cancel what still runs (also what it starts meanwhile) and wait until it has ended."""
         while self._tasks:
